@@ -1,0 +1,146 @@
+"""2-D convolution (cross-correlation) on NHWC inputs, vectorised as im2col + GEMM."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy
+
+from .. import backend
+from .._typing import Array
+from . import windows
+from .linear_family import LinearFamily
+
+
+class Convolution(LinearFamily):
+    """Cross-correlation ``Y[n,p,q,f] = sum_{a,b,c} Xpad[n, p*s0 + a*d0, q*s1 + b*d1, c] W[a,b,c,f] + B[f]``.
+
+    Parameters
+    ----------
+    filtersize : (h, w, d, n)
+        Filter height and width, input depth and number of filters.
+    stride : (s0, s1) or int
+    padding : 'valid', int, (ph, pw) or ((top, bottom), (left, right))
+        Zero padding of the input (default none, as in the original toolbox).
+    dilation : (d0, d1) or int
+    rng : numpy.random.Generator, optional
+        Source of the initial weights ``W ~ N(0, 1/(h*w*d))``; default ``default_rng(0)``.
+    dtype : numpy dtype
+        ``float64`` (default) or ``float32``.
+
+    Attributes
+    ----------
+    W : ndarray of shape (h, w, d, n)
+    B : ndarray of shape (n,)
+
+    Notes
+    -----
+    Output size per axis: ``(H + pad_before + pad_after - ((h - 1)*d0 + 1)) // s0 + 1``; rows and
+    columns that fill no window are ignored, as in the original toolbox.
+    """
+
+    param_names = ("W", "B")
+
+    def __init__(
+        self,
+        filtersize: tuple[int, int, int, int] = (5, 5, 3, 32),
+        stride: Any = (2, 2),
+        padding: Any = 0,
+        dilation: Any = (1, 1),
+        rng: numpy.random.Generator | None = None,
+        dtype: object = numpy.float64,
+    ) -> None:
+        super().__init__()
+        fs = tuple(filtersize)
+        if len(fs) != 4 or not all(isinstance(v, (int, numpy.integer)) and v >= 1 for v in fs):
+            raise ValueError(
+                f"Convolution: filtersize must be 4 positive ints (h, w, d, n), got {filtersize!r}"
+            )
+        self.filtersize = tuple(int(v) for v in fs)
+        self.stride = windows.as_pair(stride, "Convolution stride")
+        self.padding = windows.as_padding(padding)
+        self.dilation = windows.as_pair(dilation, "Convolution dilation")
+        h, w, d, n = self.filtersize
+        rng = numpy.random.default_rng(0) if rng is None else rng
+        self.W = (rng.standard_normal(self.filtersize) * (h * w * d) ** -0.5).astype(dtype)
+        self.B = numpy.zeros(n, dtype=dtype)
+
+    def _describe(self) -> str:
+        text = f"filtersize={self.filtersize}, stride={self.stride}"
+        if self.padding != ((0, 0), (0, 0)):
+            text += f", padding={self.padding}"
+        if self.dilation != (1, 1):
+            text += f", dilation={self.dilation}"
+        return text
+
+    def _config(self) -> dict[str, Any]:
+        return {
+            "filtersize": self.filtersize,
+            "stride": self.stride,
+            "padding": self.padding,
+            "dilation": self.dilation,
+        }
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        h, w, d, n = self.filtersize
+        Ho, Wo = windows.check_spatial_input(
+            self, tuple(input_shape), (h, w), self.stride, self.dilation, self.padding, depth=d
+        )
+        return (Ho, Wo, n)
+
+    # ------------------------------------------------------------------ windows
+    def windows(self, x: Array) -> Array:
+        """All receptive fields of ``x``: ``(N, Ho, Wo, d, h, w)`` (a view of the padded input)."""
+        Ho, Wo, _ = self.output_shape(tuple(x.shape[1:]))
+        h, w = self.filtersize[:2]
+        return windows.window_view(windows.pad(x, self.padding), (h, w), self.stride, self.dilation, (Ho, Wo))
+
+    def windows_t(self, cols: Array, input_shape: tuple[int, ...]) -> Array:
+        """Adjoint of ``windows``: ``cols (N, Ho, Wo, h, w, d)`` summed onto ``(N, H, W, d)``."""
+        H, W = input_shape[0], input_shape[1]
+        padded = (H + sum(self.padding[0]), W + sum(self.padding[1]))
+        h, w = self.filtersize[:2]
+        return windows.window_sum_t(cols, padded, (h, w), self.stride, self.dilation, self.padding)
+
+    # ------------------------------------------------------------------ linear-family interface
+    @property
+    def lrp_weight(self) -> Array:
+        return self.W
+
+    @property
+    def lrp_bias(self) -> Array:
+        return self.B
+
+    @property
+    def fan_in(self) -> int:
+        h, w, d, _ = self.filtersize
+        return h * w * d
+
+    def affine(self, x: Array, w: Array, b: Array | None = None) -> Array:
+        xp = backend.get_namespace(x, w)
+        cols = self.windows(x)  # (N, Ho, Wo, d, h, w)
+        z = xp.tensordot(cols, w, axes=((3, 4, 5), (2, 0, 1)))
+        if b is not None:
+            z += b
+        return z
+
+    def affine_t(self, s: Array, w: Array) -> Array:
+        h, ww, d = w.shape[:3]
+        N, Ho, Wo, n = s.shape
+        cols = (s.reshape(-1, n) @ w.reshape(h * ww * d, n).T).reshape(N, Ho, Wo, h, ww, d)
+        return self.windows_t(cols, self.cache.x.shape[1:])
+
+    # ------------------------------------------------------------------ passes
+    def _forward(self, X: Array) -> Array:
+        return self.affine(X, self.W, self.B)
+
+    def _backward(self, DY: Array) -> Array:
+        xp = backend.get_namespace(DY, self.W)
+        cols = self.windows(self.cache.x)  # (N, Ho, Wo, d, h, w)
+        dW = xp.tensordot(cols, DY, axes=((0, 1, 2), (0, 1, 2)))  # (d, h, w, n)
+        self.grads = {"W": dW.transpose(1, 2, 0, 3).copy(), "B": DY.sum(axis=(0, 1, 2))}
+        return self.affine_t(DY, self.W)
+
+    @classmethod
+    def _from_config(cls, config: dict[str, Any]) -> Convolution:
+        return cls(**config)

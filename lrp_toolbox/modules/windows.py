@@ -1,0 +1,135 @@
+"""Sliding-window helpers shared by convolution and pooling (NHWC, no Python loop over outputs).
+
+``window_view`` returns a strided view ``(N, Ho, Wo, C, h, w)`` of the padded input; its adjoint
+``window_sum_t`` adds window-shaped values back onto input positions with one strided slice-add per
+kernel offset (h*w iterations, deterministic order, no atomics).
+"""
+
+from __future__ import annotations
+
+from .. import backend
+from .._typing import Array
+from ..errors import ShapeError
+
+Pair = tuple[int, int]
+Padding = tuple[Pair, Pair]
+
+
+def as_pair(value: int | tuple[int, int] | list[int], name: str, minimum: int = 1) -> Pair:
+    """Normalise an int or a pair of ints, each ``>= minimum``."""
+    pair = (value, value) if isinstance(value, int) else tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair):
+        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+    if min(pair) < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return (int(pair[0]), int(pair[1]))
+
+
+def as_padding(value: object) -> Padding:
+    """Normalise padding: ``'valid'``, an int, ``(ph, pw)`` or ``((top, bottom), (left, right))``."""
+    if value == "valid" or value is None:
+        return ((0, 0), (0, 0))
+    if isinstance(value, int) and not isinstance(value, bool):
+        p = as_pair(value, "padding", 0)
+        return ((p[0], p[0]), (p[1], p[1]))
+    try:
+        items = tuple(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise ValueError(f"padding must be 'valid', an int or pairs of ints, got {value!r}") from None
+    if len(items) == 2 and all(isinstance(v, int) for v in items):
+        ph, pw = as_pair(items, "padding", 0)
+        return ((ph, ph), (pw, pw))
+    if len(items) == 2:
+        return (as_pair(items[0], "padding", 0), as_pair(items[1], "padding", 0))
+    raise ValueError(f"padding must be 'valid', an int or pairs of ints, got {value!r}")
+
+
+def output_size(size: int, window: int, stride: int, dilation: int, pad: Pair) -> int:
+    """Number of window positions along one axis (trailing rows that fill no window are dropped)."""
+    extent = (window - 1) * dilation + 1
+    padded = size + pad[0] + pad[1]
+    if extent > padded:
+        return 0
+    return (padded - extent) // stride + 1
+
+
+def check_spatial_input(
+    layer: object,
+    input_shape: tuple[int, ...],
+    window: Pair,
+    stride: Pair,
+    dilation: Pair,
+    padding: Padding,
+    depth: int | None = None,
+) -> tuple[int, int]:
+    """Validate an NHWC input shape (without batch axis); return ``(Ho, Wo)``."""
+    if len(input_shape) != 3:
+        raise ShapeError(
+            f"{layer!r}: expected input of shape (N, H, W, C), got (N, {', '.join(map(str, input_shape))})"
+        )
+    H, W, C = input_shape
+    if depth is not None and depth != C:
+        raise ShapeError(f"{layer!r}: expected input of shape (N, H, W, {depth}), got (N, {H}, {W}, {C})")
+    Ho = output_size(H, window[0], stride[0], dilation[0], padding[0])
+    Wo = output_size(W, window[1], stride[1], dilation[1], padding[1])
+    if Ho < 1 or Wo < 1:
+        raise ShapeError(
+            f"{layer!r}: window {window} (dilation {dilation}) is larger than the padded input "
+            f"{H + sum(padding[0])}x{W + sum(padding[1])} (input (N, {H}, {W}, {C}), padding {padding})"
+        )
+    return Ho, Wo
+
+
+def pad(x: Array, padding: Padding, value: float = 0.0) -> Array:
+    """Pad the spatial axes of an NHWC array (returns ``x`` itself when no padding is needed)."""
+    if padding == ((0, 0), (0, 0)):
+        return x
+    xp = backend.get_namespace(x)
+    return xp.pad(x, ((0, 0), padding[0], padding[1], (0, 0)), constant_values=value)
+
+
+def window_view(x: Array, window: Pair, stride: Pair, dilation: Pair, out_hw: Pair) -> Array:
+    """Strided view of all windows of an (already padded) NHWC array.
+
+    Returns
+    -------
+    ndarray of shape (N, Ho, Wo, C, h, w)
+        ``view[n, p, q, c, a, b] = x[n, p*s0 + a*d0, q*s1 + b*d1, c]``.
+    """
+    xp = backend.get_namespace(x)
+    extent = ((window[0] - 1) * dilation[0] + 1, (window[1] - 1) * dilation[1] + 1)
+    view = xp.lib.stride_tricks.sliding_window_view(x, extent, axis=(1, 2))
+    view = view[:, :: stride[0], :: stride[1], :, :: dilation[0], :: dilation[1]]
+    return view[:, : out_hw[0], : out_hw[1]]
+
+
+def window_sum_t(
+    cols: Array, padded_hw: Pair, window: Pair, stride: Pair, dilation: Pair, padding: Padding
+) -> Array:
+    """Adjoint of ``window_view``: add window values back onto (unpadded) input positions.
+
+    Parameters
+    ----------
+    cols : ndarray of shape (N, Ho, Wo, h, w, C)
+        Values per window element (note the ``h, w, C`` order of the last axes).
+    padded_hw : (int, int)
+        Spatial size of the padded input.
+
+    Returns
+    -------
+    ndarray of shape (N, H, W, C)
+        ``out[n, i, j, c] = sum over (p, q, a, b) with p*s0 + a*d0 = i, q*s1 + b*d1 = j`` of
+        ``cols[n, p, q, a, b, c]``, with the padding cropped away.
+    """
+    xp = backend.get_namespace(cols)
+    N, Ho, Wo, h, w, C = cols.shape
+    out = xp.zeros((N, padded_hw[0], padded_hw[1], C), dtype=cols.dtype)
+    span0 = stride[0] * (Ho - 1) + 1
+    span1 = stride[1] * (Wo - 1) + 1
+    for a in range(h):
+        r0 = a * dilation[0]
+        for b in range(w):
+            c0 = b * dilation[1]
+            out[:, r0 : r0 + span0 : stride[0], c0 : c0 + span1 : stride[1], :] += cols[:, :, :, a, b, :]
+    (top, bottom), (left, right) = padding
+    return out[:, top : padded_hw[0] - bottom, left : padded_hw[1] - right, :]
