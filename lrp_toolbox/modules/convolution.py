@@ -116,10 +116,18 @@ class Convolution(LinearFamily):
         h, w, d, _ = self.filtersize
         return h * w * d
 
+    def im2col(self, x: Array) -> Array:
+        """Contiguous receptive fields ``(N, Ho, Wo, h, w, d)`` of ``x`` (zero-padded)."""
+        Ho, Wo, _ = self.output_shape(tuple(x.shape[1:]))
+        h, w = self.filtersize[:2]
+        return windows.im2col(windows.pad(x, self.padding), (h, w), self.stride, self.dilation, (Ho, Wo))
+
     def affine(self, x: Array, w: Array, b: Array | None = None) -> Array:
-        xp = backend.get_namespace(x, w)
-        cols = self.windows(x)  # (N, Ho, Wo, d, h, w)
-        z = xp.tensordot(cols, w, axes=((3, 4, 5), (2, 0, 1)))
+        backend.get_namespace(x, w)
+        cols = self.im2col(x)
+        N, Ho, Wo = cols.shape[:3]
+        n = w.shape[-1]
+        z = (cols.reshape(N * Ho * Wo, -1) @ w.reshape(-1, n)).reshape(N, Ho, Wo, n)
         if b is not None:
             z += b
         return z
@@ -135,10 +143,12 @@ class Convolution(LinearFamily):
         return self.affine(X, self.W, self.B)
 
     def _backward(self, DY: Array) -> Array:
-        xp = backend.get_namespace(DY, self.W)
-        cols = self.windows(self.cache.x)  # (N, Ho, Wo, d, h, w)
-        dW = xp.tensordot(cols, DY, axes=((0, 1, 2), (0, 1, 2)))  # (d, h, w, n)
-        self.grads = {"W": dW.transpose(1, 2, 0, 3).copy(), "B": DY.sum(axis=(0, 1, 2))}
+        backend.get_namespace(DY, self.W)
+        cols = self.im2col(self.cache.x)
+        n = DY.shape[-1]
+        DY2 = DY.reshape(-1, n)
+        dW = (cols.reshape(DY2.shape[0], -1).T @ DY2).reshape(self.W.shape)
+        self.grads = {"W": dW, "B": DY2.sum(axis=0)}
         return self.affine_t(DY, self.W)
 
     @classmethod

@@ -51,9 +51,13 @@ class _Windowed(Module):
         cols = v.transpose(0, 1, 2, 4, 5, 3)
         return windows.window_sum_t(cols, (H, W), self.pool, self.stride, _NO_DILATION, _NO_PAD)
 
+    def _reduce(self, x: Array, op: str) -> Array:
+        Ho, Wo, _ = self.output_shape(tuple(x.shape[1:]))
+        return windows.window_reduce(x, self.pool, self.stride, (Ho, Wo), op)
+
     def _window_sum(self, x: Array) -> Array:
         """Raw window sums ``S[n, p, q, c] = sum_{a,b} x[n, p*s0 + a, q*s1 + b, c]``."""
-        return self.windows(x).sum(axis=(4, 5))
+        return self._reduce(x, "sum")
 
     def _spread(self, s: Array) -> Array:
         """Transpose of ``_window_sum``: each window element receives its window's value of ``s``."""
@@ -138,7 +142,7 @@ class MaxPool(_Windowed):
     """
 
     def _forward(self, X: Array) -> Array:
-        return self.windows(X).max(axis=(4, 5))
+        return self._reduce(X, "max")
 
     def winner_mask(self) -> Array:
         """Boolean ``(N, Ho, Wo, C, hp, wp)``: which window elements equal the window maximum."""

@@ -17,7 +17,10 @@ Padding = tuple[Pair, Pair]
 
 def as_pair(value: int | tuple[int, int] | list[int], name: str, minimum: int = 1) -> Pair:
     """Normalise an int or a pair of ints, each ``>= minimum``."""
-    pair = (value, value) if isinstance(value, int) else tuple(value)
+    try:
+        pair = (value, value) if isinstance(value, int) else tuple(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}") from None
     if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair):
         raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
     if min(pair) < minimum:
@@ -103,6 +106,71 @@ def window_view(x: Array, window: Pair, stride: Pair, dilation: Pair, out_hw: Pa
     return view[:, : out_hw[0], : out_hw[1]]
 
 
+def offset_slices(offset: Pair, stride: Pair, dilation: Pair, out_hw: Pair) -> tuple[slice, slice]:
+    """Spatial slices selecting ``x[p*s0 + a*d0, q*s1 + b*d1]`` for all ``(p, q)`` at offset ``(a, b)``."""
+    r0, c0 = offset[0] * dilation[0], offset[1] * dilation[1]
+    return (
+        slice(r0, r0 + stride[0] * (out_hw[0] - 1) + 1, stride[0]),
+        slice(c0, c0 + stride[1] * (out_hw[1] - 1) + 1, stride[1]),
+    )
+
+
+def im2col(x: Array, window: Pair, stride: Pair, dilation: Pair, out_hw: Pair) -> Array:
+    """Contiguous receptive fields of an (already padded) NHWC array.
+
+    Returns
+    -------
+    ndarray of shape (N, Ho, Wo, h, w, C)
+        ``cols[n, p, q, a, b, c] = x[n, p*s0 + a*d0, q*s1 + b*d1, c]``; reshaped to
+        ``(N*Ho*Wo, h*w*C)`` it is the left operand of the convolution GEMM.
+
+    Notes
+    -----
+    Without horizontal dilation the ``w*C`` values of one window row are contiguous in ``x``, so
+    the copy runs one strided block per kernel row (``h`` copies of runs of ``w*C`` values);
+    otherwise one per kernel offset.
+    """
+    xp = backend.get_namespace(x)
+    N, _, _, C = x.shape
+    h, w = window
+    Ho, Wo = out_hw
+    cols = xp.empty((N, Ho, Wo, h, w, C), dtype=x.dtype)
+    sN, sH, sW, sC = x.strides
+    if dilation[1] == 1 and sW == C * sC:
+        rows_view = cols.reshape(N, Ho, Wo, h, w * C)
+        for a in range(h):
+            start = x[:, a * dilation[0] :, :, :]
+            rows_view[:, :, :, a, :] = xp.lib.stride_tricks.as_strided(
+                start, shape=(N, Ho, Wo, w * C), strides=(sN, sH * stride[0], sW * stride[1], sC)
+            )
+        return cols
+    for a in range(h):
+        for b in range(w):
+            rows, columns = offset_slices((a, b), stride, dilation, out_hw)
+            cols[:, :, :, a, b, :] = x[:, rows, columns, :]
+    return cols
+
+
+def window_reduce(x: Array, window: Pair, stride: Pair, out_hw: Pair, op: str) -> Array:
+    """Sum or maximum over every window, as a loop over the window offsets.
+
+    Returns ``(N, Ho, Wo, C)``; the reduction order (offsets in row-major order) is fixed.
+    """
+    xp = backend.get_namespace(x)
+    result = None
+    for a in range(window[0]):
+        for b in range(window[1]):
+            rows, columns = offset_slices((a, b), stride, (1, 1), out_hw)
+            part = x[:, rows, columns, :]
+            if result is None:
+                result = part.copy()
+            elif op == "sum":
+                result += part
+            else:
+                xp.maximum(result, part, out=result)
+    return result
+
+
 def window_sum_t(
     cols: Array, padded_hw: Pair, window: Pair, stride: Pair, dilation: Pair, padding: Padding
 ) -> Array:
@@ -124,12 +192,9 @@ def window_sum_t(
     xp = backend.get_namespace(cols)
     N, Ho, Wo, h, w, C = cols.shape
     out = xp.zeros((N, padded_hw[0], padded_hw[1], C), dtype=cols.dtype)
-    span0 = stride[0] * (Ho - 1) + 1
-    span1 = stride[1] * (Wo - 1) + 1
     for a in range(h):
-        r0 = a * dilation[0]
         for b in range(w):
-            c0 = b * dilation[1]
-            out[:, r0 : r0 + span0 : stride[0], c0 : c0 + span1 : stride[1], :] += cols[:, :, :, a, b, :]
+            rows, columns = offset_slices((a, b), stride, dilation, (Ho, Wo))
+            out[:, rows, columns, :] += cols[:, :, :, a, b, :]
     (top, bottom), (left, right) = padding
     return out[:, top : padded_hw[0] - bottom, left : padded_hw[1] - right, :]
