@@ -86,11 +86,12 @@ def prepare_gray_red2(R: numpy.ndarray) -> numpy.ndarray:
     -------
     numpy.ndarray, same shape, float64 in [0, 1]
     """
-    r = numpy.maximum(numpy.asarray(R, dtype=numpy.float64), 0.0)
-    theta = 10.0 * float(numpy.std(R)) if numpy.size(R) else 0.0
+    t = normalize(R, "symmetric")  # std(t) = std(R) / max|R|: same threshold, no overflow
+    x = numpy.maximum(t, 0.0)
+    theta = 10.0 * float(numpy.std(t)) if t.size else 0.0
     if theta > 0.0:
-        r = numpy.minimum(r, theta)
-    return _safe_ratio(r, numpy.max(r, initial=0.0))
+        x = numpy.minimum(x, theta)
+    return _safe_ratio(x, numpy.max(x, initial=0.0))
 
 
 def _symmetric(R: numpy.ndarray) -> numpy.ndarray:
