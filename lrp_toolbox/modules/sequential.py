@@ -59,7 +59,9 @@ class Sequential(Module):
 
     # ------------------------------------------------------------------ shapes and summary
     def _wrap(self, index: int, exc: Exception) -> Exception:
-        message = f"layer {index} ({self.modules[index]!r}): {exc}"
+        name = repr(self.modules[index])
+        text = str(exc).removeprefix(f"{name}: ")  # layers prefix their own repr; name it once
+        message = f"layer {index} ({name}): {text}"
         return type(exc)(message) if isinstance(exc, (ShapeError, TypeError)) else exc
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
