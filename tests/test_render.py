@@ -539,3 +539,29 @@ def test_import_is_light_and_root_shim_works():
     )
     env = {**os.environ, "MPLBACKEND": "", "DISPLAY": ""}
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True, env=env, timeout=60)
+
+
+class _FakeCupyArray:
+    """Stands in for a CuPy array: lrp_toolbox.backend.to_numpy recognises it by module and calls get()."""
+
+    __module__ = "cupy._core.core"
+
+    def __init__(self, a: np.ndarray):
+        self._a = a
+        self.shape = a.shape
+
+    def get(self) -> np.ndarray:
+        return self._a.copy()
+
+
+def test_device_arrays_are_moved_to_host_first():
+    R, X = RNG.normal(size=(6, 6)), RNG.uniform(size=(6, 6))
+    np.testing.assert_array_equal(
+        hm_to_rgb(_FakeCupyArray(R), X=_FakeCupyArray(X), cmap="gray-red"), hm_to_rgb(R, X=X, cmap="gray-red")
+    )
+    np.testing.assert_array_equal(
+        normalize(_FakeCupyArray(R), per_sample=True), normalize(R, per_sample=True)
+    )
+    np.testing.assert_array_equal(enlarge_image(_FakeCupyArray(X), 2), enlarge_image(X, 2))
+    np.testing.assert_array_equal(digit_to_rgb(_FakeCupyArray(X)), digit_to_rgb(X))
+    np.testing.assert_array_equal(to_uint8(_FakeCupyArray(X)), to_uint8(X))

@@ -23,7 +23,9 @@ def _safe_ratio(num: numpy.ndarray, den: numpy.ndarray) -> numpy.ndarray:
     return out
 
 
-def _reduction_axes(ndim: int, axis: int | tuple[int, ...] | None, per_sample: bool):
+def _reduction_axes(
+    ndim: int, axis: int | tuple[int, ...] | None, per_sample: bool
+) -> int | tuple[int, ...] | None:
     if per_sample:
         if axis is not None:
             raise ValueError("give either axis or per_sample=True, not both")

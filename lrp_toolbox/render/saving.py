@@ -50,7 +50,9 @@ def _row(images: Sequence[Array], gap: int, r: int) -> numpy.ndarray:
     return numpy.concatenate(parts, axis=1)
 
 
-def tile_images(rgb_images: Array | Sequence[Array] | Sequence[Sequence[Array]], gap: int = 2):
+def tile_images(
+    rgb_images: Array | Sequence[Array] | Sequence[Sequence[Array]], gap: int = 2
+) -> numpy.ndarray:
     """Tile RGB images into one float image, separated by black gaps.
 
     Parameters
