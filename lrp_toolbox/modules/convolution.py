@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy
@@ -127,7 +128,7 @@ class Convolution(LinearFamily):
         cols = self.im2col(x)
         N, Ho, Wo = cols.shape[:3]
         n = w.shape[-1]
-        z = (cols.reshape(N * Ho * Wo, -1) @ w.reshape(-1, n)).reshape(N, Ho, Wo, n)
+        z = (cols.reshape(N * Ho * Wo, math.prod(cols.shape[3:])) @ w.reshape(-1, n)).reshape(N, Ho, Wo, n)
         if b is not None:
             z += b
         return z
@@ -147,7 +148,7 @@ class Convolution(LinearFamily):
         cols = self.im2col(self.cache.x)
         n = DY.shape[-1]
         DY2 = DY.reshape(-1, n)
-        dW = (cols.reshape(DY2.shape[0], -1).T @ DY2).reshape(self.W.shape)
+        dW = (cols.reshape(DY2.shape[0], math.prod(cols.shape[3:])).T @ DY2).reshape(self.W.shape)
         self.grads = {"W": dW, "B": DY2.sum(axis=0)}
         return self.affine_t(DY, self.W)
 

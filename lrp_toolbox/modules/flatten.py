@@ -18,7 +18,7 @@ class Flatten(Module):
         return (math.prod(input_shape),)
 
     def _forward(self, X: Array) -> Array:
-        return X.reshape(X.shape[0], -1)
+        return X.reshape(X.shape[0], math.prod(X.shape[1:]))
 
     def _backward(self, DY: Array) -> Array:
         return DY.reshape(self.cache.x.shape)
