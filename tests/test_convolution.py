@@ -238,3 +238,32 @@ def test_record_round_trip(rng, shape, filtersize, stride, padding, dilation):
         numpy.testing.assert_array_equal(getattr(clone, name), getattr(layer, name))
     X = rng.standard_normal((1, *shape))
     assert numpy.array_equal(clone.forward(X), layer.forward(X))
+
+
+@pytest.mark.parametrize(
+    "view",
+    [
+        pytest.param(lambda a: a[:, ::2, 1:, :], id="strided-rows"),
+        pytest.param(lambda a: a[:, :, :, ::-1], id="reversed-channels"),
+        pytest.param(lambda a: numpy.asfortranarray(a), id="fortran-order"),
+        pytest.param(lambda a: a.transpose(0, 2, 1, 3), id="transposed-hw"),
+    ],
+)
+@pytest.mark.parametrize("padding", [0, ((1, 0), (0, 2))])
+def test_non_contiguous_input(rng, view, padding):
+    layer = _layer(rng, (3, 2, 2, 3), (1, 2), padding, (1, 1))
+    X = view(rng.standard_normal((2, 12, 7, 2)))
+    Y = layer.forward(X)
+    oracle.assert_close_to_oracle(Y, oracle.convolution(X, layer.W, layer.B, (1, 2), padding, (1, 1)))
+    assert numpy.array_equal(Y, layer.forward(numpy.ascontiguousarray(X)))
+    DY = rng.standard_normal(Y.shape)
+    DX = layer.backward(DY)
+    layer.forward(X)
+    numpy.testing.assert_array_equal(layer.backward(numpy.asfortranarray(DY)), DX)
+
+
+def test_empty_batch(rng):
+    layer = _layer(rng, (2, 2, 1, 3), (1, 1), 1, (1, 1))
+    Y = layer.forward(numpy.zeros((0, 4, 3, 1)))
+    assert Y.shape == (0, 5, 4, 3)
+    assert layer.backward(Y).shape == (0, 4, 3, 1)

@@ -336,3 +336,12 @@ def test_from_records_names_the_layer(rng):
     records = [Rect().to_record(), _bad(Linear(4, 3, rng=rng).to_record(), kind="Dense")]
     with pytest.raises(ValueError, match=r"^layer 1"):
         Sequential.from_records(records)
+
+
+def test_empty_batch(small_cnn, small_cnn_input_shape):
+    assert Flatten().forward(numpy.zeros((0, 3, 2, 2))).shape == (0, 12)
+    model = small_cnn(numpy.random.default_rng(0))
+    Y = model.forward(numpy.zeros((0, *small_cnn_input_shape)))
+    assert Y.shape == (0, 5)
+    assert model.backward(Y).shape == (0, *small_cnn_input_shape)
+    assert all(m.grads[k].shape == p.shape for m in model for k, p in m.params.items())
