@@ -282,7 +282,14 @@ class Module:
         cls = LAYER_TYPES.get(record.kind)
         if cls is None:
             raise ValueError(f"unknown layer kind {record.kind!r}; known: {sorted(LAYER_TYPES)}")
-        layer = cls._from_config(dict(record.config))
+        config = dict(record.config)
+        try:
+            layer = cls._from_config(config)
+        except TypeError as exc:  # unknown or missing keyword: a bad record, not a programming error
+            raise ValueError(f"{record.kind}: bad config {config!r}: {exc}") from None
+        unknown = sorted(set(config) - set(layer._config()))
+        if unknown:
+            raise ValueError(f"{layer!r}: unknown config keys {unknown}; known: {sorted(layer._config())}")
         expected = set(layer.param_names)
         if set(record.arrays) != expected:
             raise ValueError(f"{layer!r}: expected arrays {sorted(expected)}, got {sorted(record.arrays)}")
