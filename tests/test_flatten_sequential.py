@@ -345,3 +345,18 @@ def test_empty_batch(small_cnn, small_cnn_input_shape):
     assert Y.shape == (0, 5)
     assert model.backward(Y).shape == (0, *small_cnn_input_shape)
     assert all(m.grads[k].shape == p.shape for m in model for k, p in m.params.items())
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        pytest.param({"m": 4, "n": 3, "bias": True}, id="unknown-key"),
+        pytest.param({"m": 4}, id="missing-key"),
+        pytest.param({"m": 4, "n": 3, "dtype": "int64"}, id="constructor-only-key"),
+    ],
+)
+def test_from_record_rejects_bad_config_keys(config):
+    # documented: bad hyper-parameters raise ValueError (not a TypeError from the constructor call)
+    record = LayerRecord("Linear", config, {"W": numpy.zeros((4, 3)), "B": numpy.zeros(3)})
+    with pytest.raises(ValueError):
+        Module.from_record(record)
