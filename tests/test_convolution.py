@@ -144,6 +144,7 @@ def test_bitwise_reproducible(rng):
         runs.append((Y, DX, layer.grads["W"], layer.grads["B"]))
     for a, b in zip(*runs, strict=True):
         assert numpy.array_equal(a, b)
+    numpy.testing.assert_array_equal(Convolution((3, 3, 2, 2)).W, Convolution((3, 3, 2, 2)).W)
     a = Convolution((3, 3, 2, 2), rng=numpy.random.default_rng(3))
     b = Convolution((3, 3, 2, 2), rng=numpy.random.default_rng(3))
     numpy.testing.assert_array_equal(a.W, b.W)
