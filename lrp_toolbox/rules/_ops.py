@@ -1,0 +1,103 @@
+"""Layer-side building blocks shared by the rules (memoised through ``layer.cache.get``).
+
+Every helper takes a forwarded layer and returns arrays derived from its cached input and its
+parameters only (never from the relevance), so ``lrp_aware`` memoisation is exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+from .. import backend
+from .._typing import Array
+from ..modules import Convolution, Linear, LinearFamily
+
+
+def memo(layer: Any, key: Hashable, compute: Any) -> Any:
+    """``layer.cache.get(('lrp',) + key, compute)``: memoised after an ``lrp_aware`` forward."""
+    return layer.cache.get(("lrp", *key) if isinstance(key, tuple) else ("lrp", key), compute)
+
+
+def per_sample(a: Array) -> Array:
+    """Sum over every axis but the first: ``(N, ...) -> (N,)``."""
+    return a.reshape(a.shape[0], -1).sum(axis=1)
+
+
+def output_z(layer: LinearFamily, with_bias: bool) -> Array:
+    """Pre-activation ``z = affine(x, w, b)`` of the last forward (``b`` omitted unless ``with_bias``).
+
+    For ``Linear`` and ``Convolution`` with bias this is the stored output ``cache.y`` (their forward
+    *is* ``affine(x, W, B)``); otherwise it is recomputed once and memoised.
+    """
+    if with_bias and _forward_is_affine(layer):
+        return layer.cache.y
+    b = layer.lrp_bias if with_bias else None
+    return memo(layer, ("z", with_bias), lambda: layer.affine(layer.cache.x, layer.lrp_weight, b))
+
+
+def _forward_is_affine(layer: Any) -> bool:
+    for cls in (Linear, Convolution):
+        if isinstance(layer, cls) and type(layer)._forward is cls._forward:
+            return True
+    return False
+
+
+def is_nonnegative(layer: Any) -> bool:
+    """Whether every cached input is ``>= 0`` (then ``x+ = x`` and ``x- = 0``; e.g. after a ReLU)."""
+    return bool(memo(layer, "x>=0", lambda: bool((layer.cache.x >= 0).all())))
+
+
+def input_parts(layer: Any) -> tuple[Array, Array | None]:
+    """``(x+, x-)`` with ``x+ = max(x, 0)``, ``x- = min(x, 0)``; ``x-`` is ``None`` when it is all zero."""
+    x = layer.cache.x
+    if is_nonnegative(layer):
+        return x, None
+    xp = backend.get_namespace(x)
+    xpos = memo(layer, "x+", lambda: xp.maximum(x, 0))
+    xneg = memo(layer, "x-", lambda: xp.minimum(x, 0))
+    return xpos, xneg
+
+
+def weight_parts(layer: LinearFamily) -> tuple[Array, Array | None]:
+    """``(w+, w-)`` of ``lrp_weight``; ``w-`` is ``None`` for a 0-d non-negative pool weight."""
+    w = layer.lrp_weight
+    xp = backend.get_namespace(w)
+    if w.ndim == 0 and float(w) >= 0:
+        return w, None
+    wpos = memo(layer, "w+", lambda: xp.maximum(w, 0))
+    wneg = memo(layer, "w-", lambda: xp.minimum(w, 0))
+    return wpos, wneg
+
+
+def can_stack(ws: Sequence[Array]) -> bool:
+    """Weights with an output-channel axis can be stacked along it (pools' 0-d weights cannot)."""
+    return len(ws) > 1 and all(w.ndim >= 1 for w in ws)
+
+
+def affine_many(layer: LinearFamily, x: Array, ws: Sequence[Array]) -> list[Array]:
+    """``[affine(x, w) for w in ws]`` (no bias), as one stacked pass when the weights allow it."""
+    if not can_stack(ws):
+        return [layer.affine(x, w) for w in ws]
+    xp = backend.get_namespace(x, *ws)
+    z = layer.affine(x, xp.concatenate(list(ws), axis=-1))
+    n = ws[0].shape[-1]
+    return [z[..., k * n : (k + 1) * n] for k in range(len(ws))]
+
+
+def affine_t_sum(layer: LinearFamily, ss: Sequence[Array], ws: Sequence[Array]) -> Array:
+    """``sum_k affine_t(ss[k], ws[k])``, as one stacked transposed pass when the weights allow it."""
+    if not can_stack(ws):
+        total = layer.affine_t(ss[0], ws[0])
+        for s, w in zip(ss[1:], ws[1:], strict=True):
+            total = total + layer.affine_t(s, w)
+        return total
+    xp = backend.get_namespace(*ss, *ws)
+    return layer.affine_t(xp.concatenate(list(ss), axis=-1), xp.concatenate(list(ws), axis=-1))
+
+
+def ones_input(layer: Any) -> Array:
+    """A single all-ones sample ``(1, *input_shape)`` in the dtype and namespace of the input."""
+    x = layer.cache.x
+    xp = backend.get_namespace(x)
+    return memo(layer, "ones", lambda: xp.ones((1, *x.shape[1:]), dtype=x.dtype))

@@ -1,0 +1,136 @@
+"""LRP-γ in its two published forms: ``'classic'`` (Montavon et al. 2019) and ``'generalized'``
+(Andéol et al. 2021, zennit's ``Gamma``)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from .. import backend
+from .._typing import Array
+from ..errors import RuleError
+from ._ops import affine_many, affine_t_sum, input_parts, memo, output_z
+from .base import Rule, book_part
+from .stabilizer import check_stabilizer, ratio, stabilize, zero_mask
+from .zrules import DEFAULT_STABILIZER, _check_bias
+
+if TYPE_CHECKING:
+    from ..ledger import Book
+
+
+@dataclass(frozen=True)
+class Gamma(Rule):
+    """LRP-γ: favour positive contributions by adding ``γ w+``.
+
+    ``variant='classic'`` (default; Montavon et al. 2019 overview, RP.jl ``GammaRule``, Captum up to
+    the bias), for every output sign::
+
+        d_j = sum_i x_i (w_ij + γ w+_ij) + (b_j + γ b+_j)
+        R_i = x_i sum_j (w_ij + γ w+_ij) R_j / stab(d_j)
+
+    ``variant='generalized'`` (zennit ``Gamma``, RP.jl ``GeneralizedGammaRule``), with ``z_j`` the
+    layer output::
+
+        z_j > 0:  c_ij = x+_i (w_ij + γ w+_ij) + x-_i (w_ij + γ w-_ij),  d_j = sum_i c_ij + b_j + γ b+_j
+        z_j < 0:  c_ij = x+_i (w_ij + γ w-_ij) + x-_i (w_ij + γ w+_ij),  d_j = sum_i c_ij + b_j + γ b-_j
+        z_j = 0:  no relevance passes (booked as ``created = -R_j``)
+        R_i = sum_j c_ij R_j / stab(d_j)
+
+    Parameters
+    ----------
+    gamma : float
+        γ >= 0, default 0.25 (zennit, RP.jl, Captum). γ = 0 gives LRP-0.
+    variant : {'classic', 'generalized'}
+    stabilizer : float
+        Default ``1e-9``.
+    stabilizer_form : {'signed', 'unsigned', 'zero_only'}
+    bias : {'modified', 'raw', 'none'}
+        ``'modified'`` (default): ``b + γ b+`` (``b + γ b-`` for negative outputs in the generalized
+        form); ``'raw'``: ``b`` (Captum ``set_bias_to_zero=False``); ``'none'``.
+    """
+
+    gamma: float = 0.25
+    variant: Literal["classic", "generalized"] = "classic"
+    stabilizer: float = DEFAULT_STABILIZER
+    stabilizer_form: Literal["signed", "unsigned", "zero_only"] = "signed"
+    bias: Literal["modified", "raw", "none"] = "modified"
+
+    def __post_init__(self) -> None:
+        g = self.gamma
+        if isinstance(g, bool) or not isinstance(g, (int, float)) or not math.isfinite(g) or g < 0:
+            raise RuleError(f"Gamma: gamma must be a finite number >= 0, got {g!r}")
+        object.__setattr__(self, "gamma", float(g))
+        if self.variant not in ("classic", "generalized"):
+            raise RuleError(f"Gamma: variant must be 'classic' or 'generalized', got {self.variant!r}")
+        object.__setattr__(self, "stabilizer", check_stabilizer(self.stabilizer, self.stabilizer_form))
+        _check_bias(self.bias, ("modified", "raw", "none"))
+
+    def _weights(self, layer: Any) -> tuple[Array, Array]:
+        w = layer.lrp_weight
+        xp = backend.get_namespace(w)
+        g = w.dtype.type(self.gamma)
+        wp = memo(layer, ("gamma.w+", self.gamma), lambda: w + g * xp.maximum(w, 0))
+        wn = memo(layer, ("gamma.w-", self.gamma), lambda: w + g * xp.minimum(w, 0))
+        return wp, wn
+
+    def _biases(self, layer: Any) -> tuple[Array | None, Array | None]:
+        b = layer.lrp_bias
+        if b is None or self.bias == "none":
+            return None, None
+        if self.bias == "raw":
+            return b, b
+        xp = backend.get_namespace(b)
+        g = b.dtype.type(self.gamma)
+        return b + g * xp.maximum(b, 0), b + g * xp.minimum(b, 0)
+
+    def propagate(self, layer: Any, R: Array, book: Book | None = None) -> Array:
+        if self.variant == "classic":
+            return self._classic(layer, R, book)
+        return self._generalized(layer, R, book)
+
+    def _classic(self, layer: Any, R: Array, book: Book | None) -> Array:
+        x = layer.cache.x
+        wp = self._weights(layer)[0]
+        bterm = self._biases(layer)[0]
+
+        def prepare() -> tuple[Array, Array, Array | None]:
+            raw = layer.affine(x, wp, bterm)
+            den = stabilize(raw, self.stabilizer, self.stabilizer_form)
+            return raw, den, zero_mask(den)
+
+        raw, den, mask = memo(layer, ("den", self.cache_key), prepare)
+        s, dropped = ratio(R, den, mask)
+        book_part(book, 1.0, R, s, den, raw, bterm, dropped)
+        return x * layer.affine_t(s, wp)
+
+    def _generalized(self, layer: Any, R: Array, book: Book | None) -> Array:
+        xp = backend.get_namespace(R)
+        wp, wn = self._weights(layer)
+        xpos, xneg = input_parts(layer)
+        z = output_z(layer, layer.lrp_bias is not None)
+
+        def prepare() -> tuple[Array, ...]:
+            zpos, zneg = affine_many(layer, xpos, [wp, wn])  # positive-output / negative-output sums
+            if xneg is not None:
+                a, c = affine_many(layer, xneg, [wn, wp])
+                zpos, zneg = zpos + a, zneg + c
+            bp, bn = self._biases(layer)
+            if bp is not None:
+                zpos, zneg = zpos + bp, zneg + bn
+                bterm = xp.where(z > 0, bp, bn)
+            else:
+                bterm = None
+            raw = xp.where(z > 0, zpos, zneg)
+            den = stabilize(raw, self.stabilizer, self.stabilizer_form)
+            return raw, den, zero_mask(den, z == 0), bterm, z > 0, z < 0
+
+        raw, den, mask, bterm, pos, neg = memo(layer, ("den", self.cache_key), prepare)
+        s, dropped = ratio(R, den, mask)
+        book_part(book, 1.0, R, s, den, raw, bterm, dropped)
+        zero = R.dtype.type(0)
+        sp, sn = xp.where(pos, s, zero), xp.where(neg, s, zero)
+        R_in = xpos * affine_t_sum(layer, [sp, sn], [wp, wn])
+        if xneg is not None:
+            R_in = R_in + xneg * affine_t_sum(layer, [sp, sn], [wn, wp])
+        return R_in
