@@ -98,10 +98,14 @@ class Convolution(LinearFamily):
 
     def windows_t(self, cols: Array, input_shape: tuple[int, ...]) -> Array:
         """Adjoint of ``windows``: ``cols (N, Ho, Wo, h, w, d)`` summed onto ``(N, H, W, d)``."""
+        return self._offsets_t(cols.transpose(3, 4, 0, 1, 2, 5), input_shape)
+
+    def _offsets_t(self, parts: Array, input_shape: tuple[int, ...]) -> Array:
+        """Adjoint of ``windows`` for offset-major ``parts (h, w, N, Ho, Wo, d)``."""
         H, W = input_shape[0], input_shape[1]
         padded = (H + sum(self.padding[0]), W + sum(self.padding[1]))
         h, w = self.filtersize[:2]
-        return windows.window_sum_t(cols, padded, (h, w), self.stride, self.dilation, self.padding)
+        return windows.window_sum_t(parts, padded, (h, w), self.stride, self.dilation, self.padding)
 
     # ------------------------------------------------------------------ linear-family interface
     @property
@@ -134,10 +138,17 @@ class Convolution(LinearFamily):
         return z
 
     def affine_t(self, s: Array, w: Array) -> Array:
+        xp = backend.get_namespace(s, w)
         h, ww, d = w.shape[:3]
         N, Ho, Wo, n = s.shape
-        cols = (s.reshape(-1, n) @ w.reshape(h * ww * d, n).T).reshape(N, Ho, Wo, h, ww, d)
-        return self.windows_t(cols, self.cache.x.shape[1:])
+        # one GEMM per kernel offset, batched: (M, n) @ (n, d) -> (h*w, M, d), offset-major so that
+        # every slice-add of the adjoint reads a contiguous slab
+        s2 = s.reshape(N * Ho * Wo, n)
+        if d == 1:  # a single GEMM gives the offset-major layout directly
+            parts = w.reshape(h * ww, n) @ s2.T
+        else:
+            parts = xp.matmul(s2, w.reshape(h * ww, d, n).transpose(0, 2, 1))
+        return self._offsets_t(parts.reshape(h, ww, N, Ho, Wo, d), self.cache.x.shape[1:])
 
     # ------------------------------------------------------------------ passes
     def _forward(self, X: Array) -> Array:

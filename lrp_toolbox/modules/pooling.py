@@ -48,8 +48,8 @@ class _Windowed(Module):
     def windows_t(self, v: Array, input_shape: tuple[int, ...] | None = None) -> Array:
         """Adjoint of ``windows``: ``v (N, Ho, Wo, C, hp, wp)`` summed onto ``(N, H, W, C)``."""
         H, W = (self.cache.x.shape[1:3]) if input_shape is None else input_shape[:2]
-        cols = v.transpose(0, 1, 2, 4, 5, 3)
-        return windows.window_sum_t(cols, (H, W), self.pool, self.stride, _NO_DILATION, _NO_PAD)
+        parts = v.transpose(4, 5, 0, 1, 2, 3)
+        return windows.window_sum_t(parts, (H, W), self.pool, self.stride, _NO_DILATION, _NO_PAD)
 
     def _reduce(self, x: Array, op: str) -> Array:
         Ho, Wo, _ = self.output_shape(tuple(x.shape[1:]))

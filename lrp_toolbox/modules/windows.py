@@ -172,14 +172,15 @@ def window_reduce(x: Array, window: Pair, stride: Pair, out_hw: Pair, op: str) -
 
 
 def window_sum_t(
-    cols: Array, padded_hw: Pair, window: Pair, stride: Pair, dilation: Pair, padding: Padding
+    parts: Array, padded_hw: Pair, window: Pair, stride: Pair, dilation: Pair, padding: Padding
 ) -> Array:
     """Adjoint of ``window_view``: add window values back onto (unpadded) input positions.
 
     Parameters
     ----------
-    cols : ndarray of shape (N, Ho, Wo, h, w, C)
-        Values per window element (note the ``h, w, C`` order of the last axes).
+    parts : ndarray of shape (h, w, N, Ho, Wo, C)
+        Values per window element, kernel offset first (so that each offset's slab is contiguous
+        when ``parts`` is; views of other layouts work too, only slower).
     padded_hw : (int, int)
         Spatial size of the padded input.
 
@@ -187,14 +188,15 @@ def window_sum_t(
     -------
     ndarray of shape (N, H, W, C)
         ``out[n, i, j, c] = sum over (p, q, a, b) with p*s0 + a*d0 = i, q*s1 + b*d1 = j`` of
-        ``cols[n, p, q, a, b, c]``, with the padding cropped away.
+        ``parts[a, b, n, p, q, c]``, with the padding cropped away. Offsets are added in row-major
+        order, one strided slice-add each (deterministic, no atomics).
     """
-    xp = backend.get_namespace(cols)
-    N, Ho, Wo, h, w, C = cols.shape
-    out = xp.zeros((N, padded_hw[0], padded_hw[1], C), dtype=cols.dtype)
+    xp = backend.get_namespace(parts)
+    h, w, N, Ho, Wo, C = parts.shape
+    out = xp.zeros((N, padded_hw[0], padded_hw[1], C), dtype=parts.dtype)
     for a in range(h):
         for b in range(w):
             rows, columns = offset_slices((a, b), stride, dilation, (Ho, Wo))
-            out[:, rows, columns, :] += cols[:, :, :, a, b, :]
+            out[:, rows, columns, :] += parts[a, b]
     (top, bottom), (left, right) = padding
     return out[:, top : padded_hw[0] - bottom, left : padded_hw[1] - right, :]
