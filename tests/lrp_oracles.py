@@ -11,7 +11,7 @@ import numpy
 
 
 def materialise(layer, in_shape, w=None):
-    """``(A, b)`` with ``A`` of shape (J, I) and ``b`` of shape (J,) such that ``affine(x) = A x + b``."""
+    """``(A, b)`` with ``A`` of shape (J, n_in) and ``b`` of shape (J,) such that ``affine(x) = A x + b``."""
     w = layer.lrp_weight if w is None else w
     size = int(numpy.prod(in_shape))
     E = numpy.eye(size).reshape(size, *in_shape)
@@ -43,12 +43,12 @@ def _per_sample(fn, A, b, X, R, *args):
 
 
 def _eps_one(A, b, x, r, eps, use_bias, form="signed"):
-    J, I = A.shape
-    out = numpy.zeros(I)
+    J, n_in = A.shape
+    out = numpy.zeros(n_in)
     for j in range(J):
-        z = sum(A[j, i] * x[i] for i in range(I)) + (b[j] if use_bias else 0.0)
+        z = sum(A[j, i] * x[i] for i in range(n_in)) + (b[j] if use_bias else 0.0)
         d = stab(z, eps, form)
-        for i in range(I):
+        for i in range(n_in):
             out[i] += _div(A[j, i] * x[i] * r[j], d)
     return out
 
@@ -59,10 +59,10 @@ def epsilon(A, b, X, R, eps, use_bias=True, form="signed"):
 
 
 def _ab_one(A, b, x, r, alpha, beta, eps, bias_mode):
-    J, I = A.shape
-    out = numpy.zeros(I)
+    J, n_in = A.shape
+    out = numpy.zeros(n_in)
     for j in range(J):
-        c = [A[j, i] * x[i] for i in range(I)]
+        c = [A[j, i] * x[i] for i in range(n_in)]
         cp = [max(v, 0.0) for v in c]
         cn = [min(v, 0.0) for v in c]
         bp = {"split": max(b[j], 0.0), "full": b[j], "none": 0.0}[bias_mode]
@@ -71,7 +71,7 @@ def _ab_one(A, b, x, r, alpha, beta, eps, bias_mode):
         # an empty part (all contributions and its bias share 0) passes nothing
         fp = 0.0 if (sp == 0 and bp == 0) else r[j] / stab(sp + bp, eps)
         fn = 0.0 if (sn == 0 and bn == 0) else r[j] / stab(sn + bn, eps)
-        for i in range(I):
+        for i in range(n_in):
             out[i] += alpha * cp[i] * fp - beta * cn[i] * fn
     return out
 
@@ -99,14 +99,14 @@ def gamma_classic(A, b, X, R, g, eps, bias_mode="modified"):
 
 
 def _gamma_gen_one(A, b, x, r, g, eps, bias_mode):
-    J, I = A.shape
-    out = numpy.zeros(I)
+    J, n_in = A.shape
+    out = numpy.zeros(n_in)
     for j in range(J):
-        z = sum(A[j, i] * x[i] for i in range(I)) + b[j]
+        z = sum(A[j, i] * x[i] for i in range(n_in)) + b[j]
         if z == 0:
             continue
-        c = numpy.zeros(I)
-        for i in range(I):
+        c = numpy.zeros(n_in)
+        for i in range(n_in):
             a = A[j, i]
             up, dn = a + g * max(a, 0.0), a + g * min(a, 0.0)
             if z > 0:
@@ -127,16 +127,18 @@ def gamma_generalized(A, b, X, R, g, eps, bias_mode="modified"):
 
 
 def zbox(A, X, R, low, high, eps):
-    """``d_j = sum_i (A_ji x_i - A+_ji l_i - A-_ji h_i)``; bounds are flat arrays of size I."""
+    """``d_j = sum_i (A_ji x_i - A+_ji l_i - A-_ji h_i)``; bounds are flat arrays of size n_in."""
     N = X.shape[0]
     x2, r2 = X.reshape(N, -1), R.reshape(N, -1)
-    J, I = A.shape
+    J, n_in = A.shape
     out = numpy.zeros_like(x2)
     for n in range(N):
         for j in range(J):
-            c = [A[j, i] * x2[n, i] - max(A[j, i], 0) * low[i] - min(A[j, i], 0) * high[i] for i in range(I)]
+            c = [
+                A[j, i] * x2[n, i] - max(A[j, i], 0) * low[i] - min(A[j, i], 0) * high[i] for i in range(n_in)
+            ]
             d = stab(sum(c), eps)
-            for i in range(I):
+            for i in range(n_in):
                 out[n, i] += _div(c[i] * r2[n, j], d)
     return out.reshape(X.shape)
 
@@ -145,19 +147,19 @@ def input_free(M, R, bias=None):
     """``R_i = sum_j M_ji R_j / (sum_i' M_i'j + bias_j)`` (flat: M = connectivity; w²: M = A²)."""
     N = R.shape[0]
     r2 = R.reshape(N, -1)
-    J, I = M.shape
-    out = numpy.zeros((N, I))
+    J, n_in = M.shape
+    out = numpy.zeros((N, n_in))
     for j in range(J):
         d = M[j].sum() + (0.0 if bias is None else bias[j])
-        for i in range(I):
+        for i in range(n_in):
             out[:, i] += M[j, i] * (r2[:, j] / d if d != 0 else 0.0)
     return out
 
 
 def maxpool_wta(x, R, pool, stride, ties="split"):
     """Explicit loops over samples, windows and channels (NHWC)."""
-    N, H, W, C = x.shape
-    _, Ho, Wo, _ = R.shape
+    N = x.shape[0]
+    _, Ho, Wo, C = R.shape
     out = numpy.zeros_like(x)
     for n in range(N):
         for p in range(Ho):
@@ -176,7 +178,6 @@ def maxpool_wta(x, R, pool, stride, ties="split"):
 
 
 def maxpool_flat(x, R, pool, stride):
-    N, H, W, C = x.shape
     _, Ho, Wo, _ = R.shape
     out = numpy.zeros_like(x)
     k = pool[0] * pool[1]

@@ -3,10 +3,10 @@ rule validation; the legacy parser; lrp_aware bitwise equality."""
 
 from __future__ import annotations
 
+import lrp_oracles as oracle
 import numpy
 import pytest
 
-import lrp_oracles as oracle
 from lrp_toolbox.errors import RuleError
 from lrp_toolbox.modules import AvgPool, Convolution, Flatten, Linear, MaxPool, Rect, SoftMax, SumPool, Tanh
 from lrp_toolbox.rules import (
