@@ -78,7 +78,10 @@ class At:
     rule: Rule
 
     def __post_init__(self) -> None:
-        idx = (self.index,) if isinstance(self.index, int) else tuple(self.index)
+        try:
+            idx = (self.index,) if isinstance(self.index, int) else tuple(self.index)
+        except TypeError:
+            raise RuleError(f"At: index must be an int or ints, got {self.index!r}") from None
         if not all(isinstance(i, int) and not isinstance(i, bool) for i in idx):
             raise RuleError(f"At: index must be an int or ints, got {self.index!r}")
         object.__setattr__(self, "index", idx)
