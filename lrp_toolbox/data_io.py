@@ -22,7 +22,6 @@ import io
 import math
 import os
 import re
-import warnings
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,6 +32,7 @@ import numpy
 from .backend import to_numpy
 from .errors import ModelFormatError
 from .model_io._atomic import atomic_write
+from .model_io._matv5 import MatError, loadmat
 from .model_io._npy import NPY_MAGIC, ZIP_MAGIC, open_npz, read_npy
 
 __all__ = ["FORMATS", "read", "read_idx", "write", "write_idx"]
@@ -240,22 +240,13 @@ def _read_npz(path: str | os.PathLike[str], where: str, key: str | None) -> nump
 
 # --------------------------------------------------------------------------- mat
 def _read_mat(path: str | os.PathLike[str], where: str, key: str) -> numpy.ndarray:
-    from scipy.io import loadmat
-
     with open(path, "rb") as fh:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error")
-                content = loadmat(fh, verify_compressed_data_integrity=True)
-        except NotImplementedError as exc:
-            raise ModelFormatError(
-                f"{where}: unsupported MAT file version ({exc}); save it with `save(..., '-v7')`"
-            ) from None
-        except Exception as exc:
-            raise ModelFormatError(
-                f"{where}: not a readable MAT file ({type(exc).__name__}: {exc})"[:500]
-            ) from None
-    names = sorted(k for k in content if not k.startswith("__"))
+        raw = fh.read()
+    try:
+        content = loadmat(raw)
+    except MatError as exc:
+        raise ModelFormatError(f"{where}: {exc}") from None
+    names = sorted(content)
     if key not in names:
         raise ModelFormatError(
             f"{where}: no variable {key!r} (variables: {', '.join(names[:20]) or 'none'}); pass key="
@@ -264,7 +255,7 @@ def _read_mat(path: str | os.PathLike[str], where: str, key: str) -> numpy.ndarr
     if not isinstance(value, numpy.ndarray) or value.dtype.kind not in "biufc":
         kind = getattr(value, "dtype", type(value).__name__)
         raise ModelFormatError(f"{where}: variable {key!r} is not a numeric array ({kind})")
-    return value
+    return numpy.ascontiguousarray(value)
 
 
 def _write_mat(arr: numpy.ndarray, path: str | os.PathLike[str], key: str) -> None:

@@ -1,4 +1,4 @@
-"""MATLAB ``.mat`` model format (``scipy.io.savemat``/``loadmat``, MAT v5).
+"""MATLAB ``.mat`` model format (MAT v5: written with ``scipy.io.savemat``, readable by ``loadmat``).
 
 Variables (see docs/formats.md):
 
@@ -7,18 +7,21 @@ Variables (see docs/formats.md):
   ``padding`` = [top bottom left right], ``dilation``; ``pool``, ``stride``), and the parameters
   ``W`` and ``B`` (single or double; ``B`` a 1xn row vector);
 - ``model_format``: ``'lrp_toolbox-model'`` and ``format_version``: 1 (both optional on reading).
+
+Reading uses the bounded MAT v5 parser of :mod:`._matv5`, not ``scipy.io.loadmat``, which can crash
+the interpreter on corrupted files.
 """
 
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Sequence
 from typing import IO, Any
 
 import numpy
 
 from ..errors import ModelFormatError
+from ._matv5 import MatError, loadmat
 from ._records import POOLS, SPECS, array_shapes, make_record
 
 FORMAT = "lrp_toolbox-model"
@@ -72,11 +75,7 @@ def write(records: Sequence[Any], fh: IO[bytes]) -> None:
 
 
 def _string(value: Any) -> str | None:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, numpy.ndarray) and value.dtype.kind == "U" and value.size <= 1:
-        return str(value.ravel()[0]) if value.size else ""
-    return None
+    return value if isinstance(value, str) else None
 
 
 def _integers(value: Any, count: int, what: str) -> list[int]:
@@ -109,11 +108,9 @@ def _parameter(value: Any, shape: tuple[int, ...], what: str) -> numpy.ndarray:
     return numpy.ascontiguousarray(value.reshape(shape))
 
 
-def _layer(struct: Any, index: int) -> Any:
+def _layer(fields: Any, index: int) -> Any:
     where = f"layers{{{index + 1}}}"
-    if isinstance(struct, numpy.ndarray) and struct.dtype.names and struct.size == 1:
-        fields = {name: struct[name].ravel()[0] for name in struct.dtype.names}
-    else:
+    if not isinstance(fields, dict):
         raise ValueError(f"{where} must be a struct")
     kind = _string(fields.get("type"))
     if kind is None or kind not in SPECS:
@@ -146,30 +143,14 @@ def _layer(struct: Any, index: int) -> Any:
 
 def read(path: str | os.PathLike[str]) -> list[Any]:
     """Read the layer records of a ``.mat`` model. ``OSError`` if it cannot be opened."""
-    from scipy.io import loadmat
-
     where = os.fspath(path)
     with open(path, "rb") as fh:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error")
-                content = loadmat(
-                    fh,
-                    squeeze_me=False,
-                    struct_as_record=True,
-                    chars_as_strings=True,
-                    mat_dtype=False,
-                    verify_compressed_data_integrity=True,
-                )
-        except NotImplementedError as exc:  # MAT v7.3 (HDF5)
-            raise ModelFormatError(
-                f"{where}: unsupported MAT file version ({exc}); save it with `save(..., '-v7')`"
-            ) from None
-        except Exception as exc:
-            raise ModelFormatError(
-                f"{where}: not a readable MAT file ({type(exc).__name__}: {exc})"[:500]
-            ) from None
-    variables = {k for k in content if not k.startswith("__")}
+        raw = fh.read()
+    try:
+        content = loadmat(raw)
+    except MatError as exc:
+        raise ModelFormatError(f"{where}: {exc}") from None
+    variables = set(content)
     if "layers" not in variables:
         raise ModelFormatError(
             f"{where}: no variable 'layers'; expected a cell array of layer structs "
@@ -190,12 +171,12 @@ def read(path: str | os.PathLike[str]) -> list[Any]:
                 f"{where}: format_version {version} is not supported (this reader: {VERSION})"
             )
     cell = content["layers"]
-    if not isinstance(cell, numpy.ndarray) or cell.dtype != object or cell.ndim != 2 or (min(cell.shape) > 1):
+    if not isinstance(cell, numpy.ndarray) or cell.dtype != object or cell.ndim != 2 or min(cell.shape) > 1:
         raise ModelFormatError(f"{where}: variable 'layers' must be a 1xL cell array of structs")
     records = []
-    for i, struct in enumerate(cell.ravel()):
+    for i, fields in enumerate(cell.ravel()):
         try:
-            records.append(_layer(struct, i))
+            records.append(_layer(fields, i))
         except ValueError as exc:
             raise ModelFormatError(f"{where}: {exc}") from None
     return records
