@@ -27,7 +27,7 @@ def trained_xor(seed: int) -> Sequential:
     net = Sequential(
         [Linear(2, 3, rng=rng), Tanh(), Linear(3, 3, rng=rng), Tanh(), Linear(3, 2, rng=rng), SoftMax()]
     )
-    net.train(X, Y, batchsize=4, iters=1000, lrate=0.05, status=100, silent=True, seed=seed)
+    net.train(X, Y, batchsize=4, iters=2000, lrate=0.05, status=100, silent=True, seed=seed)
     return net
 
 

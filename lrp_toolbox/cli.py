@@ -86,11 +86,11 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
+    rule = rule_by_name(args.rule, args.param, args.low, args.high)
     model = model_io.read(args.model)
     sample = load_input(args.input, args.scale)
     pad_value = {"original": -1.0, "unit": 0.0, "none": 0.0}[args.scale]
     X, display_shape = fit_input(model, sample, args.pad, pad_value)
-    rule = rule_by_name(args.rule, args.param, args.low, args.high)
     R = explain(model, X, target=args.target, rule=rule, init=args.init)[0]
     logits = model.forward(X)[0]
     target = int(numpy.argmax(logits)) if args.target is None else args.target
