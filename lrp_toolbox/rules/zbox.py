@@ -119,7 +119,8 @@ class ZBox(Rule):
         raw, den, mask = memo(layer, ("den", self.cache_key), prepare)
         s, dropped = ratio(R, den, mask)
         book_part(book, 1.0, R, s, den, raw, None, dropped)
-        R_in = x * layer.affine_t(s, w) - low * layer.affine_t(s, wpos)
+        # x A_w^T s - l A_{w+}^T s - h A_{w-}^T s = (x - l) A_{w+}^T s + (x - h) A_{w-}^T s
+        R_in = (x - low) * layer.affine_t(s, wpos)
         if wneg is not None:
-            R_in = R_in - high * layer.affine_t(s, wneg)
+            R_in = R_in + (x - high) * layer.affine_t(s, wneg)
         return R_in
