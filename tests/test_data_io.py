@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import struct
 import time
 
 import numpy
@@ -246,3 +247,50 @@ def test_unknown_format(tmp_path):
         data_io.read(tmp_path / "x.csv")
     with pytest.raises(ModelFormatError, match="gzip"):
         data_io.read(tmp_path / "x.npy.gz")
+
+
+def _mat_element(e: str, mtype: int, data: bytes) -> bytes:
+    return struct.pack(e + "II", mtype, len(data)) + data + b"\0" * (-len(data) % 8)
+
+
+def _mat_file(e: str, name: str, cls: int, dims: tuple[int, ...], mi_type: int, data: bytes) -> bytes:
+    """A minimal MAT v5 file, as MATLAB writes it (``e``: '<' or '>' byte order)."""
+    header = b"MATLAB 5.0 MAT-file, hand-made".ljust(116, b" ") + b"\0" * 8
+    header += struct.pack(e + "H", 0x0100) + (b"IM" if e == "<" else b"MI")
+    content = (
+        _mat_element(e, 6, struct.pack(e + "II", cls, 0))
+        + _mat_element(e, 5, struct.pack(e + f"{len(dims)}i", *dims))
+        + _mat_element(e, 1, name.encode())
+        + _mat_element(e, mi_type, data)
+    )
+    return header + _mat_element(e, 14, content)
+
+
+def test_mat_big_endian_and_matlab_storage_types(tmp_path):
+    values = numpy.arange(6.0).reshape(2, 3)
+    # big-endian double 2x3 (column-major data)
+    raw = _mat_file(">", "data", 6, (2, 3), 9, values.ravel(order="F").astype(">f8").tobytes())
+    (tmp_path / "be.mat").write_bytes(raw)
+    back = data_io.read(tmp_path / "be.mat")
+    assert back.dtype == numpy.float64 and numpy.array_equal(back, values)
+    # MATLAB stores small whole doubles as uint8 data: the class (double) decides the dtype
+    raw = _mat_file("<", "data", 6, (2, 3), 2, values.ravel(order="F").astype(numpy.uint8).tobytes())
+    (tmp_path / "u8.mat").write_bytes(raw)
+    back = data_io.read(tmp_path / "u8.mat")
+    assert back.dtype == numpy.float64 and numpy.array_equal(back, values)
+    # a sparse matrix is refused clearly
+    (tmp_path / "sp.mat").write_bytes(_mat_file("<", "data", 5, (2, 3), 9, b"\0" * 48))
+    with pytest.raises(ModelFormatError, match="sparse matrix arrays are not supported"):
+        data_io.read(tmp_path / "sp.mat")
+    # a forged dimension is refused without allocating
+    (tmp_path / "big.mat").write_bytes(_mat_file("<", "data", 6, (2**30, 2**30), 9, b"\0" * 48))
+    with pytest.raises(ModelFormatError, match="do not match"):
+        data_io.read(tmp_path / "big.mat")
+
+
+def test_mat_v73_is_refused(tmp_path):
+    raw = b"MATLAB 7.3 MAT-file, Platform: GLNXA64".ljust(116, b" ") + b"\0" * 8
+    raw += struct.pack("<H", 0x0200) + b"IM" + b"\0" * 384 + b"\x89HDF\r\n\x1a\n"
+    (tmp_path / "v73.mat").write_bytes(raw)
+    with pytest.raises(ModelFormatError, match=r"v7\.3"):
+        data_io.read(tmp_path / "v73.mat")
