@@ -1,8 +1,7 @@
-"""2-D convolution (cross-correlation) on NHWC inputs, vectorised as im2col + GEMM."""
+"""2-D convolution (cross-correlation) on NHWC inputs, vectorised as im2col + GEMM (docs/design.md)."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy
@@ -121,18 +120,17 @@ class Convolution(LinearFamily):
         h, w, d, _ = self.filtersize
         return h * w * d
 
-    def im2col(self, x: Array) -> Array:
-        """Contiguous receptive fields ``(N, Ho, Wo, h, w, d)`` of ``x`` (zero-padded)."""
+    def gemm_cols(self, x: Array) -> Array:
+        """Receptive fields of ``x`` (zero-padded) as a ``(N*Ho*Wo, h*w*d)`` GEMM operand."""
         Ho, Wo, _ = self.output_shape(tuple(x.shape[1:]))
         h, w = self.filtersize[:2]
-        return windows.im2col(windows.pad(x, self.padding), (h, w), self.stride, self.dilation, (Ho, Wo))
+        return windows.gemm_cols(windows.pad(x, self.padding), (h, w), self.stride, self.dilation, (Ho, Wo))
 
     def affine(self, x: Array, w: Array, b: Array | None = None) -> Array:
         backend.get_namespace(x, w)
-        cols = self.im2col(x)
-        N, Ho, Wo = cols.shape[:3]
+        Ho, Wo, _ = self.output_shape(tuple(x.shape[1:]))
         n = w.shape[-1]
-        z = (cols.reshape(N * Ho * Wo, math.prod(cols.shape[3:])) @ w.reshape(-1, n)).reshape(N, Ho, Wo, n)
+        z = (self.gemm_cols(x) @ w.reshape(-1, n)).reshape(x.shape[0], Ho, Wo, n)
         if b is not None:
             z += b
         return z
@@ -156,10 +154,9 @@ class Convolution(LinearFamily):
 
     def _backward(self, DY: Array) -> Array:
         backend.get_namespace(DY, self.W)
-        cols = self.im2col(self.cache.x)
         n = DY.shape[-1]
         DY2 = DY.reshape(-1, n)
-        dW = (cols.reshape(DY2.shape[0], math.prod(cols.shape[3:])).T @ DY2).reshape(self.W.shape)
+        dW = (self.gemm_cols(self.cache.x).T @ DY2).reshape(self.W.shape)
         self.grads = {"W": dW, "B": DY2.sum(axis=0)}
         return self.affine_t(DY, self.W)
 

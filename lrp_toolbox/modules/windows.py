@@ -151,6 +151,30 @@ def im2col(x: Array, window: Pair, stride: Pair, dilation: Pair, out_hw: Pair) -
     return cols
 
 
+def gemm_cols(x: Array, window: Pair, stride: Pair, dilation: Pair, out_hw: Pair) -> Array:
+    """Receptive fields of an (already padded) NHWC array as the left GEMM operand.
+
+    Returns
+    -------
+    ndarray of shape (N*Ho*Wo, h*w*C)
+        Row ``(n, p, q)``, column ``(a, b, c)`` holds ``x[n, p*s0 + a*d0, q*s1 + b*d1, c]``. For
+        ``C == 1`` it is the transposed view of a C-ordered ``(h*w, N*Ho*Wo)`` array, built with
+        one copy per kernel offset whose runs are whole output rows (much faster than runs of ``w``
+        values); BLAS takes either layout without copying.
+    """
+    N, _, _, C = x.shape
+    h, w = window
+    if C != 1:
+        return im2col(x, window, stride, dilation, out_hw).reshape(N * out_hw[0] * out_hw[1], h * w * C)
+    xp = backend.get_namespace(x)
+    cols = xp.empty((h, w, N, out_hw[0], out_hw[1]), dtype=x.dtype)
+    for a in range(h):
+        for b in range(w):
+            rows, columns = offset_slices((a, b), stride, dilation, out_hw)
+            cols[a, b] = x[:, rows, columns, 0]
+    return cols.reshape(h * w, N * out_hw[0] * out_hw[1]).T
+
+
 def window_reduce(x: Array, window: Pair, stride: Pair, out_hw: Pair, op: str) -> Array:
     """Sum or maximum over every window, as a loop over the window offsets.
 
