@@ -6,7 +6,7 @@ through :func:`stabilize` and :func:`ratio`; nothing else in the toolbox adds an
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from .. import backend
 from .._typing import Array
@@ -73,7 +73,14 @@ def stabilize(z: Array, epsilon: float, form: str = "signed") -> Array:
     raise RuleError(f"stabilizer_form must be one of {STABILIZER_FORMS}, got {form!r}")
 
 
-def zero_mask(den: Array, drop: Array | None = None) -> Array | None:
+class Dropped(NamedTuple):
+    """Outputs that pass no relevance (``mask``) and the denominators with 1 there (``safe``)."""
+
+    mask: Array
+    safe: Array
+
+
+def zero_mask(den: Array, drop: Array | None = None) -> Dropped | None:
     """Outputs that pass no relevance: ``den == 0`` or flagged in ``drop``; ``None`` when there are none.
 
     The result depends on the forward pass only (not on the relevance), so rules memoise it.
@@ -81,10 +88,13 @@ def zero_mask(den: Array, drop: Array | None = None) -> Array | None:
     zero = den == 0
     if drop is not None:
         zero = zero | drop
-    return zero if bool(zero.any()) else None
+    if not bool(zero.any()):
+        return None
+    xp = backend.get_namespace(den)
+    return Dropped(zero, xp.where(zero, den.dtype.type(1), den))
 
 
-def ratio(R: Array, den: Array, mask: Array | None) -> tuple[Array, Array | None]:
+def ratio(R: Array, den: Array, dropped: Dropped | None) -> tuple[Array, Array | None]:
     """``s = R / den`` with the toolbox's 0/0 policy.
 
     Outputs whose stabilised denominator is exactly 0 (possible only with a zero stabiliser or the
@@ -97,17 +107,16 @@ def ratio(R: Array, den: Array, mask: Array | None) -> tuple[Array, Array | None
         Upper relevance.
     den : ndarray broadcastable to ``R``
         Stabilised denominators.
-    mask : bool ndarray broadcastable to ``R``, or None
+    dropped : Dropped or None
         ``zero_mask(den, drop)`` (``None``: no output is dropped).
 
     Returns
     -------
     s : ndarray of shape (N, *out)
-    dropped : bool ndarray of shape (N, *out) or None
+    mask : bool ndarray of shape (N, *out) or None
         Where ``s`` was set to 0 (``None`` when nowhere), for the conservation ledger.
     """
-    if mask is None:
+    if dropped is None:
         return R / den, None
     xp = backend.get_namespace(R, den)
-    safe = xp.where(mask, den.dtype.type(1), den)
-    return xp.where(mask, R.dtype.type(0), R / safe), xp.broadcast_to(mask, R.shape)
+    return xp.where(dropped.mask, R.dtype.type(0), R / dropped.safe), xp.broadcast_to(dropped.mask, R.shape)
