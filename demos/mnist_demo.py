@@ -57,6 +57,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("out"), help="output folder for the PNG grid")
     parser.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
     parser.add_argument("--seed", type=int, default=0, help="which digits: a seeded random choice")
+    parser.add_argument("--figure", action="store_true", help="also write a titled figure (mnist_figure.png)")
     parser.add_argument("--smoke", action="store_true", help="tiny run for CI: 1000 test images, 2 digits")
     args = parser.parse_args()
 
@@ -101,6 +102,15 @@ def main() -> None:
     path = args.out / "mnist_heatmaps.png"
     render.save_image(rows, path, gap=2)
     numpy.save(args.out / "mnist_relevances.npy", numpy.stack([heatmaps[n] for n in names], axis=1))
+    if args.figure:
+        labels = [
+            f"true {t}, pred {p}" for t, p in zip(Y.argmax(1)[chosen], predictions[chosen], strict=True)
+        ]
+        render.plot_grid(
+            digits, {n: heatmaps[n].reshape(digits.shape) for n in names}, row_labels=labels,
+            panel_size=2.2, path=args.out / "mnist_figure.png",
+        )  # fmt: skip
+        print(f"wrote {args.out / 'mnist_figure.png'} (titled matplotlib figure)")
 
     print(f"\nwrote {path} (rows: digits {chosen.tolist()}; columns: digit, {', '.join(names)})")
     print(f"timings: load {t_load:.2f} s, accuracy pass {t_accuracy:.2f} s", end="")
