@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from .. import backend
 from .._typing import Array
 from ..errors import RuleError
-from ._ops import affine_many, affine_t_sum, input_parts, memo, weight_parts
+from ._ops import affine_many, affine_t_sum, input_parts, memo, per_sample, weight_parts
 from .base import Rule, book_part
 from .stabilizer import check_stabilizer, ratio, stabilize, zero_mask
 from .zrules import DEFAULT_STABILIZER, _check_bias
@@ -23,7 +23,11 @@ if TYPE_CHECKING:
 
 
 def _part_sums(layer: Any, need_neg: bool) -> tuple[Array, Array | None]:
-    """``(z+_j, z-_j) = (sum_i c+_ij, sum_i c-_ij)`` without bias, stacked passes, memoised."""
+    """``(z+_j, z-_j) = (sum_i c+_ij, sum_i c-_ij)`` without bias, stacked passes, memoised.
+
+    A part with no contributing (input sign, weight sign) pair at all (e.g. the negative part of a
+    pool after a ReLU) is ``None``: statically empty.
+    """
 
     def compute() -> tuple[Array, Array | None]:
         xpos, xneg = input_parts(layer)
@@ -42,8 +46,8 @@ def _part_sums(layer: Any, need_neg: bool) -> tuple[Array, Array | None]:
                 parts.append(neg)
             for part, z in zip(parts, affine_many(layer, x, ws), strict=True):
                 part.append(z)
-        zp = _sum_or_zero(layer, pos)
-        zn = _sum_or_zero(layer, neg) if need_neg else None
+        zp = _sum_or_zero(layer, pos) if pos else None
+        zn = _sum_or_zero(layer, neg) if neg else None
         return zp, zn
 
     return memo(layer, ("zparts", need_neg), compute)
@@ -82,22 +86,32 @@ def propagate_split(
     elif b is not None and bias_mode == "full":
         bp = bn = b
     zp, zn = _part_sums(layer, beta != 0)
+    if zp is None and bp is not None:
+        zp = _sum_or_zero(layer, [])
+    if zn is None and bn is not None:
+        zn = _sum_or_zero(layer, [])
+    use_p = alpha != 0 and zp is not None
+    use_n = beta != 0 and zn is not None
+    if book is not None:  # statically empty parts pass nothing: their share is booked as created
+        for coef, used in ((alpha, use_p or alpha == 0), (-beta, use_n or beta == 0)):
+            if not used:
+                book.add("created", -coef * per_sample(R))
 
     def denominators() -> tuple[Any, Any]:
-        dp = _part_den(zp, bp, eps, form) if alpha != 0 else None
-        dn = _part_den(zn, bn, eps, form) if beta != 0 else None
+        dp = _part_den(zp, bp, eps, form) if use_p else None
+        dn = _part_den(zn, bn, eps, form) if use_n else None
         return dp, dn
 
     dp, dn = memo(layer, ("den", rule.cache_key), denominators)
     ss: list[Array] = []
     coefs: list[tuple[float, int]] = []  # (coefficient, 0 = positive part / 1 = negative part)
-    if alpha != 0:
+    if use_p:
         raw, den, mask = dp
         sp, dropped = ratio(R, den, mask)
         book_part(book, alpha, R, sp, den, raw, bp, dropped)
         ss.append(sp * R.dtype.type(alpha) if alpha != 1 else sp)
         coefs.append((alpha, 0))
-    if beta != 0:
+    if use_n:
         raw, den, mask = dn
         sn, dropped = ratio(R, den, mask)
         book_part(book, -beta, R, sn, den, raw, bn, dropped)
