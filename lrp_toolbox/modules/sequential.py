@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy
 
 from .._typing import Array
 from ..errors import NotForwardedError, ShapeError
+from ..training import train as train_model
 from .activations import SoftMax
 from .base import LayerRecord, Module
 
@@ -157,41 +158,9 @@ class Sequential(Module):
         return cls(modules)
 
     # ------------------------------------------------------------------ training
-    def train(
-        self,
-        X: Array,
-        Y: Array,
-        Xval: Array | None = None,
-        Yval: Array | None = None,
-        batchsize: int = 25,
-        iters: int = 10000,
-        lrate: float = 0.005,
-        lrate_decay: str | None = None,
-        status: int = 250,
-        convergence: int = -1,
-        transform: Callable[[Array], Array] | None = None,
-        silent: bool = False,
-        **options: Any,
-    ) -> Any:
-        """Train the model; see ``lrp_toolbox.training.train`` for every option."""
-        from ..training import train
-
-        return train(
-            self,
-            X,
-            Y,
-            Xval=Xval,
-            Yval=Yval,
-            batchsize=batchsize,
-            iters=iters,
-            lrate=lrate,
-            lrate_decay=lrate_decay,
-            status=status,
-            convergence=convergence,
-            transform=transform,
-            silent=silent,
-            **options,
-        )
+    train = train_model
+    """``Sequential.train(X, Y, Xval=None, Yval=None, batchsize=25, iters=10000, lrate=0.005, ...)``:
+    the original toolbox's signature; see ``lrp_toolbox.training.train`` and docs/training.md."""
 
     # ------------------------------------------------------------------ LRP
     def set_lrp_parameters(self, lrp_var: Any = None, param: Any = None) -> None:
