@@ -159,7 +159,3 @@ class Convolution(LinearFamily):
         dW = (self.gemm_cols(self.cache.x).T @ DY2).reshape(self.W.shape)
         self.grads = {"W": dW, "B": DY2.sum(axis=0)}
         return self.affine_t(DY, self.W)
-
-    @classmethod
-    def _from_config(cls, config: dict[str, Any]) -> Convolution:
-        return cls(**config)
