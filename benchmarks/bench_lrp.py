@@ -9,7 +9,8 @@ the single-winner rule (zennit's gradient).
 
 Run ``python benchmarks/bench_lrp.py`` (about 3-5 minutes on 2 CPU cores), ``--quick`` for a smoke
 test (MLP and LeNet-5, batch 10, one repeat), ``--no-zennit`` to skip torch/zennit, and
-``--backends cupy`` on a GPU machine (see ``benchmarks/run_gpu.sh``). Columns: docs/benchmarks.md.
+``--backends cupy`` on a GPU machine (see ``benchmarks/run_gpu.sh``). NumPy's BLAS and torch run on
+one thread unless ``--threads N`` (0: the libraries' defaults). Columns: docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -26,16 +27,31 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+DEFAULT_THREADS = 1
+"""Threads for NumPy's BLAS and torch unless ``--threads`` says otherwise (0: library defaults).
 
-def _early_threads(argv: list[str]) -> None:
-    """Apply ``--threads N`` to the BLAS/OpenMP thread pools; must run before NumPy is imported."""
+One thread gives steady, comparable numbers on a shared machine: with several BLAS and OpenMP pools
+spinning in one process on two busy cores, timings were 3-10x slower and erratic."""
+
+
+def _threads_arg(argv: list[str]) -> int | None:
+    """The value of ``--threads`` in ``argv`` (``None`` when absent or malformed)."""
     for i, arg in enumerate(argv):
         value = arg.split("=", 1)[1] if arg.startswith("--threads=") else None
         if arg == "--threads" and i + 1 < len(argv):
             value = argv[i + 1]
-        if value is not None and value.isdigit() and int(value) > 0:
-            for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-                os.environ[var] = value
+        if value is not None:
+            return int(value) if value.isdigit() else None
+    return None
+
+
+def _early_threads(argv: list[str]) -> None:
+    """Apply ``--threads N`` to the BLAS/OpenMP thread pools; must run before NumPy is imported."""
+    n = _threads_arg(argv)
+    n = DEFAULT_THREADS if n is None else n
+    if n > 0:
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(n)
 
 
 if __name__ == "__main__":
@@ -280,19 +296,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--threads",
         type=int,
-        default=None,
-        help="BLAS/OpenMP and torch threads (default: library defaults); 1 is steadier on a busy machine",
+        default=DEFAULT_THREADS,
+        help=f"BLAS/OpenMP and torch threads (default {DEFAULT_THREADS}; 0: the libraries' defaults)",
     )
     args = parser.parse_args(argv)
     if args.repeats is not None and args.repeats < 1:
         parser.error("--repeats must be >= 1")
-    if args.threads is not None:
-        if args.threads < 1:
-            parser.error("--threads must be >= 1")
+    if args.threads < 0:
+        parser.error("--threads must be >= 0")
+    if args.threads > 0:
         if os.environ.get("OPENBLAS_NUM_THREADS") != str(args.threads):
-            print(
-                "# note: --threads reaches NumPy's BLAS only when the script is run directly", file=sys.stderr
-            )
+            print("# note: --threads reaches NumPy's BLAS only from the command line", file=sys.stderr)
         with contextlib.suppress(Exception):
             import torch
 
