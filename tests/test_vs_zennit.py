@@ -38,47 +38,46 @@ from __future__ import annotations
 import math
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy
 import pytest
+from conftest import SMALL_CNN_INPUT_SHAPE, build_small_cnn
+
+from lrp_toolbox.composites import At, ByType, epsilon_gamma_box
+from lrp_toolbox.explain import explain
+from lrp_toolbox.modules import AvgPool, Convolution, Linear, MaxPool, Rect, Sequential, SumPool
+from lrp_toolbox.rules import AlphaBeta, Epsilon, Flat, Gamma, WinnerTakeAll, WSquare, ZBox, Zero, ZPlus
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import zennit_bridge as zb
+from networks import lenet5
 
 pytestmark = pytest.mark.oracle
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("zennit")
+# torch and zennit are imported by the autouse fixture below, only when an oracle test runs, so that the
+# default (deselected) test run does not pay for importing torch.
+torch: Any = None
+zr: Any = None
+Gradient: Any = None
+EpsilonGammaBox: Any = None
+LayerMapComposite: Any = None
+Activation: Any = None
+ZLinear: Any = None
 
-from conftest import SMALL_CNN_INPUT_SHAPE, build_small_cnn  # noqa: E402
-from zennit import rules as zr  # noqa: E402
-from zennit.attribution import Gradient  # noqa: E402
-from zennit.composites import EpsilonGammaBox, LayerMapComposite  # noqa: E402
-from zennit.types import Activation  # noqa: E402
 
-from lrp_toolbox.composites import At, ByType, epsilon_gamma_box  # noqa: E402
-from lrp_toolbox.explain import explain  # noqa: E402
-from lrp_toolbox.modules import (  # noqa: E402
-    AvgPool,
-    Convolution,
-    Linear,
-    MaxPool,
-    Rect,
-    Sequential,
-    SumPool,
-)
-from lrp_toolbox.rules import (  # noqa: E402
-    AlphaBeta,
-    Epsilon,
-    Flat,
-    Gamma,
-    WinnerTakeAll,
-    WSquare,
-    ZBox,
-    Zero,
-    ZPlus,
-)
+@pytest.fixture(autouse=True, scope="module")
+def _zennit() -> None:
+    """Import torch and zennit (skip the module when either is missing)."""
+    global torch, zr, Gradient, EpsilonGammaBox, LayerMapComposite, Activation, ZLinear
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("zennit")
+    from zennit import rules as zr
+    from zennit.attribution import Gradient
+    from zennit.composites import EpsilonGammaBox, LayerMapComposite
+    from zennit.types import Activation
+    from zennit.types import Linear as ZLinear
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import zennit_bridge as zb  # noqa: E402
-from networks import lenet5  # noqa: E402
 
 RTOL = 1e-10
 EPS = 1e-6
@@ -105,8 +104,6 @@ def zennit_relevance(tmodel: object, composite: object, X: numpy.ndarray, R: num
 
 def layer_map(hook: object, types: tuple[type, ...] | None = None) -> LayerMapComposite:
     """zennit composite: ``hook`` on ``types`` (default every Linear/Conv), ``Pass`` on activations."""
-    from zennit.types import Linear as ZLinear
-
     return LayerMapComposite(layer_map=[(Activation, zr.Pass()), (types or ZLinear, hook)])
 
 
