@@ -1,7 +1,7 @@
 """Explain MNIST test digits with LRP and write a PNG grid: digit, then one heatmap per rule.
 
     python demos/mnist_demo.py                          # LeNet-5, 8 digits, 4 rules -> out/
-    python demos/mnist_demo.py --model models/MNIST/mlp-1296-relu.txt --rule epsilon --rule flat
+    python demos/mnist_demo.py --model models/MNIST/mlp-400-relu.txt --rule epsilon --rule flat
     python demos/mnist_demo.py --backend cupy --n 64    # on the GPU (needs CuPy)
 
 Prints ``test accuracy: <value>`` for the whole MNIST test set, the rules' resolved tables, and

@@ -1,7 +1,7 @@
 """Command line: ``lrp-toolbox info`` and ``lrp-toolbox explain``.
 
 lrp-toolbox info --model models/MNIST/lenet5-sumpool.txt --input-shape 32,32,1
-lrp-toolbox explain --model models/MNIST/mlp-1296-relu.txt --input digit.png \
+lrp-toolbox explain --model models/MNIST/mlp-400-relu.txt --input digit.png \
         --rule epsilon_plus_flat --out heatmap.png
 """
 
