@@ -270,7 +270,8 @@ def _base(epsilon: float, stabilizer: float) -> tuple[Entry, ...]:
 def epsilon_plus(epsilon: float = 1e-6, stabilizer: float = DEFAULT_STABILIZER) -> Composite:
     """zennit/RP.jl ``EpsilonPlus``: Linear ``Epsilon(ε)``, Convolution ``ZPlus()``.
 
-    Pools get ``Zero()`` (zennit: ``Norm``, the same formula with stabiliser 1e-6), MaxPool
+    Pools get ``Zero()`` (zennit: ``Norm``, the same formula with stabiliser 1e-6 on AvgPool; on
+    SumPool ``Zero(k*eps)`` equals ``Norm(eps)`` since our rules act on the raw window sum), MaxPool
     ``WinnerTakeAll()``, activations and Flatten ``Pass()``.
     """
     return Composite(*_base(epsilon, stabilizer), ByType(Convolution, ZPlus(stabilizer)), name="epsilon_plus")

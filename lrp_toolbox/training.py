@@ -118,6 +118,7 @@ def train(
     seed: int | numpy.random.Generator = 0,
     eval_batchsize: int = 500,
     lfactor_initial: float = 1.0,
+    select: str = "loss",
 ) -> TrainingHistory:
     """Train ``model`` in place on ``(X, Y)`` and keep the parameters with the best evaluation loss.
 
@@ -155,6 +156,10 @@ def train(
         Chunk size for evaluation.
     lfactor_initial : float
         Initial learning factor.
+    select : {'loss', 'accuracy'}
+        What "best" means for the kept model: the lowest evaluation loss (default), or the highest
+        evaluation accuracy with the loss breaking ties (cross-entropy often rises while accuracy
+        still improves).
 
     Returns
     -------
@@ -171,6 +176,8 @@ def train(
     decay = (lrate_decay or "none").lower()
     if decay not in ("none", "sublinear", "linear"):
         raise ValueError(f"lrate_decay must be None, 'sublinear' or 'linear', got {lrate_decay!r}")
+    if select not in ("loss", "accuracy"):
+        raise ValueError(f"select must be 'loss' or 'accuracy', got {select!r}")
     from tqdm.auto import tqdm
 
     dtype = model.dtype or numpy.dtype(numpy.float64)
@@ -190,7 +197,11 @@ def train(
         history.iterations.append(iteration)
         history.loss.append(loss)
         history.accuracy.append(acc)
-        if loss <= history.best_loss:
+        if select == "accuracy" and not math.isnan(acc):
+            better = (acc, -loss) >= (history.best_accuracy, -history.best_loss) or iteration == 0
+        else:
+            better = loss <= history.best_loss
+        if better:
             history.best_loss, history.best_accuracy, history.best_iteration = loss, acc, iteration
             best[:] = [getattr(layer, name).copy() for layer, name in slots]
             if decay != "none" and not math.isnan(acc):

@@ -144,3 +144,17 @@ def test_bad_arguments_are_rejected() -> None:
         make_optimizer("adagrad")
     with pytest.raises(ValueError, match="Xval"):
         train(net, XOR_X, XOR_Y, Xval=XOR_X, silent=True)
+
+
+def test_select_accuracy_keeps_the_most_accurate_evaluation() -> None:
+    net = xor_net()
+    history = net.train(
+        XOR_X, XOR_Y, batchsize=4, iters=300, lrate=0.05, status=20, silent=True, select="accuracy"
+    )
+    best = max(range(len(history.iterations)), key=lambda i: (history.accuracy[i], -history.loss[i]))
+    assert history.best_accuracy == history.accuracy[best]
+    assert history.best_loss == history.loss[best]
+    _, accuracy = loss_and_accuracy(net, XOR_X, XOR_Y)
+    assert accuracy == history.best_accuracy
+    with pytest.raises(ValueError, match="select"):
+        train(net, XOR_X, XOR_Y, select="f1", silent=True)

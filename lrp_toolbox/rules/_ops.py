@@ -59,14 +59,15 @@ def input_parts(layer: Any) -> tuple[Array, Array | None]:
     return xpos, xneg
 
 
-def weight_parts(layer: LinearFamily) -> tuple[Array, Array | None]:
-    """``(w+, w-)`` of ``lrp_weight``; ``w-`` is ``None`` for a 0-d non-negative pool weight."""
+def weight_parts(layer: LinearFamily, need_neg: bool = True) -> tuple[Array, Array | None]:
+    """``(w+, w-)`` of ``lrp_weight``; ``w-`` is ``None`` for a 0-d non-negative pool weight, and
+    is not computed (``None``) when ``need_neg`` is false (it costs a weight-sized array)."""
     w = layer.lrp_weight
     xp = backend.get_namespace(w)
     if w.ndim == 0 and float(w) >= 0:
         return w, None
     wpos = memo(layer, "w+", lambda: xp.maximum(w, 0))
-    wneg = memo(layer, "w-", lambda: xp.minimum(w, 0))
+    wneg = memo(layer, "w-", lambda: xp.minimum(w, 0)) if need_neg else None
     return wpos, wneg
 
 

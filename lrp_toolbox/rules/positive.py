@@ -31,7 +31,7 @@ def _part_sums(layer: Any, need_neg: bool) -> tuple[Array, Array | None]:
 
     def compute() -> tuple[Array, Array | None]:
         xpos, xneg = input_parts(layer)
-        wpos, wneg = weight_parts(layer)
+        wpos, wneg = weight_parts(layer, need_neg=need_neg or xneg is not None)
         pos: list[Array] = []
         neg: list[Array] = []
         for x, w_same, w_cross in ((xpos, wpos, wneg), (xneg, wneg, wpos)):
@@ -118,7 +118,7 @@ def propagate_split(
         ss.append(sn * R.dtype.type(-beta))
         coefs.append((-beta, 1))
     xpos, xneg = input_parts(layer)
-    wpos, wneg = weight_parts(layer)
+    wpos, wneg = weight_parts(layer, need_neg=(use_n and xpos is not None) or (use_p and xneg is not None))
     R_in = None
     for x, w_for_part in ((xpos, (wpos, wneg)), (xneg, (wneg, wpos))):
         if x is None:
@@ -173,7 +173,7 @@ class ZPlus(Rule):
 def _propagate_unsplit(rule: ZPlus, layer: Any, R: Array, book: Book | None) -> Array:
     xp = backend.get_namespace(R)
     x, b = layer.cache.x, layer.lrp_bias
-    wpos = weight_parts(layer)[0]
+    wpos = weight_parts(layer, need_neg=False)[0]
     bterm = None
     if b is not None and rule.bias == "positive":
         bterm = memo(layer, "b+", lambda: xp.maximum(b, 0))
