@@ -27,13 +27,27 @@ from lrp_toolbox.training import loss_and_accuracy
 
 MODELS = Path(__file__).resolve().parents[1] / "models" / "MNIST"
 
-# name -> (file stem, default epochs, learning rate, learning-rate decay, batch size)
+# name -> (file stem, epochs, learning rate, learning-rate decay, batch size, model selection,
+#          random shift augmentation in pixels)
 ARCHS = {
-    "mlp": ("mlp-400-relu", 10, 1e-3, "sublinear", 100),
-    "mlp1296": ("mlp-1296-relu", 10, 1e-3, "sublinear", 100),
-    "lenet5": ("lenet5-sumpool", 8, 2e-3, None, 64),
-    "cnn": ("cnn-maxpool-padded", 6, 1e-3, None, 64),
+    "mlp": ("mlp-400-relu", 30, 5e-4, None, 100, "accuracy", 2),
+    "mlp1296": ("mlp-1296-relu", 20, 5e-4, None, 100, "accuracy", 2),
+    "lenet5": ("lenet5-sumpool", 8, 2e-3, None, 64, "loss", 0),
+    "cnn": ("cnn-maxpool-padded", 6, 1e-3, None, 64, "loss", 0),
 }
+
+
+def random_shift(rng: numpy.random.Generator, shift: int, side: int = 28):
+    """Augmentation: shift each flat ``side x side`` image by up to ``shift`` pixels (background -1)."""
+
+    def transform(X: numpy.ndarray) -> numpy.ndarray:
+        images = X.reshape(X.shape[0], side, side)
+        padded = numpy.pad(images, ((0, 0), (shift, shift), (shift, shift)), constant_values=-1.0)
+        windows = numpy.lib.stride_tricks.sliding_window_view(padded, (side, side), axis=(1, 2))
+        rows, cols = rng.integers(0, 2 * shift + 1, size=(2, X.shape[0]))
+        return windows[numpy.arange(X.shape[0]), rows, cols].reshape(X.shape)
+
+    return transform
 
 
 def build(arch: str, rng: numpy.random.Generator) -> Sequential:
@@ -85,7 +99,7 @@ def main() -> None:
     parser.add_argument("--silent", action="store_true", help="no progress bar")
     args = parser.parse_args()
 
-    stem, epochs, lrate, decay, batch = ARCHS[args.arch]
+    stem, epochs, lrate, decay, batch, select, shift = ARCHS[args.arch]
     epochs, lrate, decay = args.epochs or epochs, args.lrate or lrate, args.decay or decay
     X, Y = mnist_inputs(args.arch, "train")
     Xtest, Ytest = mnist_inputs(args.arch, "test")
@@ -96,7 +110,8 @@ def main() -> None:
     train32 = [a.astype("float32") for a in (Xtrain, Ytrain, Xval, Yval)]
     model.train(
         *train32, batchsize=batch, iters=iters, lrate=lrate, lrate_decay=decay, status=max(1, iters // 20),
-        silent=args.silent, optimizer="adam", seed=args.seed,
+        silent=args.silent, optimizer="adam", seed=args.seed, select=select,
+        transform=random_shift(numpy.random.default_rng(args.seed + 1), shift) if shift else None,
     )  # fmt: skip
     seconds = time.perf_counter() - start
     model.to(dtype="float64")
