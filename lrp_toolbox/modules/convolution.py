@@ -139,14 +139,18 @@ class Convolution(LinearFamily):
         xp = backend.get_namespace(s, w)
         h, ww, d = w.shape[:3]
         N, Ho, Wo, n = s.shape
-        # one GEMM per kernel offset, batched: (M, n) @ (n, d) -> (h*w, M, d), offset-major so that
-        # every slice-add of the adjoint reads a contiguous slab
+        H, W = self.cache.x.shape[1:3]
+        out = xp.zeros((N, H + sum(self.padding[0]), W + sum(self.padding[1]), d), dtype=s.dtype)
         s2 = s.reshape(N * Ho * Wo, n)
-        if d == 1:  # a single GEMM gives the offset-major layout directly
-            parts = w.reshape(h * ww, n) @ s2.T
-        else:
-            parts = xp.matmul(s2, w.reshape(h * ww, d, n).transpose(0, 2, 1))
-        return self._offsets_t(parts.reshape(h, ww, N, Ho, Wo, d), self.cache.x.shape[1:])
+        # per kernel row a: one batched GEMM (M, n) @ (n, d) for its w offsets, offset-major so that
+        # every slice-add reads a contiguous slab; the buffer is 1/h of the full im2col size
+        for a in range(h):
+            if d == 1:  # a single plain GEMM gives the offset-major layout directly
+                parts = w[a].reshape(ww, n) @ s2.T
+            else:
+                parts = xp.matmul(s2, w[a].transpose(0, 2, 1))
+            windows.add_window_row(out, parts.reshape(ww, N, Ho, Wo, d), a, self.stride, self.dilation)
+        return windows.crop(out, self.padding)
 
     # ------------------------------------------------------------------ passes
     def _forward(self, X: Array) -> Array:

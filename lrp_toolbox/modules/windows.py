@@ -195,6 +195,29 @@ def window_reduce(x: Array, window: Pair, stride: Pair, out_hw: Pair, op: str) -
     return result
 
 
+def add_window_row(out: Array, parts_row: Array, a: int, stride: Pair, dilation: Pair) -> None:
+    """Add the values of kernel row ``a`` onto a padded NHWC array, in place.
+
+    ``out[n, p*s0 + a*d0, q*s1 + b*d1, c] += parts_row[b, n, p, q, c]`` for every kernel column
+    ``b`` (in increasing order: deterministic, no atomics).
+
+    Parameters
+    ----------
+    out : ndarray of shape (N, Hp, Wp, C)
+    parts_row : ndarray of shape (w, N, Ho, Wo, C)
+    """
+    Ho, Wo = parts_row.shape[2], parts_row.shape[3]
+    for b in range(parts_row.shape[0]):
+        rows, columns = offset_slices((a, b), stride, dilation, (Ho, Wo))
+        out[:, rows, columns, :] += parts_row[b]
+
+
+def crop(out: Array, padding: Padding) -> Array:
+    """Remove the padding of an NHWC array (a view)."""
+    (top, bottom), (left, right) = padding
+    return out[:, top : out.shape[1] - bottom, left : out.shape[2] - right, :]
+
+
 def window_sum_t(
     parts: Array, padded_hw: Pair, window: Pair, stride: Pair, dilation: Pair, padding: Padding
 ) -> Array:
@@ -216,11 +239,8 @@ def window_sum_t(
         order, one strided slice-add each (deterministic, no atomics).
     """
     xp = backend.get_namespace(parts)
-    h, w, N, Ho, Wo, C = parts.shape
+    N, C = parts.shape[2], parts.shape[5]
     out = xp.zeros((N, padded_hw[0], padded_hw[1], C), dtype=parts.dtype)
-    for a in range(h):
-        for b in range(w):
-            rows, columns = offset_slices((a, b), stride, dilation, (Ho, Wo))
-            out[:, rows, columns, :] += parts[a, b]
-    (top, bottom), (left, right) = padding
-    return out[:, top : padded_hw[0] - bottom, left : padded_hw[1] - right, :]
+    for a in range(window[0]):
+        add_window_row(out, parts[a], a, stride, dilation)
+    return crop(out, padding)
