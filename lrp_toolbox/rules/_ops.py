@@ -60,15 +60,56 @@ def input_parts(layer: Any) -> tuple[Array, Array | None]:
 
 
 def weight_parts(layer: LinearFamily, need_neg: bool = True) -> tuple[Array, Array | None]:
-    """``(w+, w-)`` of ``lrp_weight``; ``w-`` is ``None`` for a 0-d non-negative pool weight, and
-    is not computed (``None``) when ``need_neg`` is false (it costs a weight-sized array)."""
+    """``(w+, w-)`` of ``lrp_weight``.
+
+    ``w-`` is ``None`` for a 0-d non-negative pool weight, and is not computed (``None``) when
+    ``need_neg`` is false. When both are needed they are the two halves of one stacked array
+    ``[w+, w-]`` along the output axis (``stacked_halves`` finds it again), so stacked passes need
+    no further copy: two weight-sized arrays in all, not four.
+    """
     w = layer.lrp_weight
     xp = backend.get_namespace(w)
     if w.ndim == 0 and float(w) >= 0:
         return w, None
-    wpos = memo(layer, "w+", lambda: xp.maximum(w, 0))
-    wneg = memo(layer, "w-", lambda: xp.minimum(w, 0)) if need_neg else None
-    return wpos, wneg
+    if not need_neg:
+        return memo(layer, "w+", lambda: xp.maximum(w, 0)), None
+
+    def stack() -> Array:
+        n = w.shape[-1]
+        both = xp.empty((*w.shape[:-1], 2 * n), dtype=w.dtype)
+        xp.maximum(w, 0, out=both[..., :n])
+        xp.minimum(w, 0, out=both[..., n:])
+        return both
+
+    both = memo(layer, "w+-", stack)
+    n = w.shape[-1]
+    return both[..., :n], both[..., n:]
+
+
+def stacked_halves(ws: Sequence[Array]) -> tuple[Array, bool] | None:
+    """If ``ws`` are the two halves of one ``weight_parts`` stack, return ``(stack, swapped)``.
+
+    ``swapped`` is true for the order ``[second half, first half]``.
+    """
+    if len(ws) != 2 or ws[0].ndim == 0:
+        return None
+    base = ws[0].base
+    if base is None or ws[1].base is not base or base.shape[-1] != 2 * ws[0].shape[-1]:
+        return None
+    n = ws[0].shape[-1]
+    first, second = base[..., :n], base[..., n:]
+    for view, swapped in (((ws[0], ws[1]), False), ((ws[1], ws[0]), True)):
+        if _same_view(view[0], first) and _same_view(view[1], second):
+            return base, swapped
+    return None
+
+
+def _same_view(a: Array, b: Array) -> bool:
+    return a.shape == b.shape and a.strides == b.strides and _address(a) == _address(b)
+
+
+def _address(a: Array) -> int:
+    return int(a.__array_interface__["data"][0]) if hasattr(a, "__array_interface__") else int(a.data.ptr)
 
 
 def can_stack(ws: Sequence[Array]) -> bool:
@@ -80,6 +121,13 @@ def affine_many(layer: LinearFamily, x: Array, ws: Sequence[Array]) -> list[Arra
     """``[affine(x, w) for w in ws]`` (no bias), as one stacked pass when the weights allow it."""
     if not can_stack(ws):
         return [layer.affine(x, w) for w in ws]
+    halves = stacked_halves(ws)
+    if halves is not None:
+        stack, swapped = halves
+        z = layer.affine(x, stack)
+        n = ws[0].shape[-1]
+        parts = [z[..., :n], z[..., n:]]
+        return parts[::-1] if swapped else parts
     xp = backend.get_namespace(x, *ws)
     z = layer.affine(x, xp.concatenate(list(ws), axis=-1))
     n = ws[0].shape[-1]
@@ -94,6 +142,10 @@ def affine_t_sum(layer: LinearFamily, ss: Sequence[Array], ws: Sequence[Array]) 
             total = total + layer.affine_t(s, w)
         return total
     xp = backend.get_namespace(*ss, *ws)
+    halves = stacked_halves(ws)
+    if halves is not None:
+        stack, swapped = halves
+        return layer.affine_t(xp.concatenate(list(ss[::-1] if swapped else ss), axis=-1), stack)
     return layer.affine_t(xp.concatenate(list(ss), axis=-1), xp.concatenate(list(ws), axis=-1))
 
 
