@@ -45,7 +45,7 @@ def small_cnn() -> Sequential:
         [
             Convolution((3, 3, 2, 4), (1, 1), padding=1, rng=rng), Rect(), MaxPool((2, 2), (2, 2)),
             Convolution((3, 3, 4, 6), (2, 1), padding=((1, 0), (0, 1)), dilation=(1, 2), rng=rng), Tanh(),
-            SumPool((2, 2), (1, 1)), AvgPool((1, 2), (1, 1)), Flatten(), Linear(6, 5, rng=rng), SoftMax(),
+            SumPool((2, 2), (1, 1)), AvgPool((1, 2), (1, 1)), Flatten(), Linear(24, 5, rng=rng), SoftMax(),
         ]
     )  # fmt: skip
 
@@ -59,7 +59,7 @@ def assert_close(gpu_value, ref, dtype: str) -> None:
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_forward_backward_parity(cupy, dtype: str) -> None:
-    X = numpy.random.default_rng(1).standard_normal((3, 8, 9, 2)).astype(dtype)
+    X = numpy.random.default_rng(1).standard_normal((3, 12, 14, 2)).astype(dtype)
     cpu = small_cnn().to(dtype=dtype)
     gpu = small_cnn().to("cupy", dtype=dtype)
     Y = cpu.forward(X)
@@ -73,7 +73,7 @@ def test_forward_backward_parity(cupy, dtype: str) -> None:
 
 
 def test_float64_bitwise_repeatable(cupy) -> None:
-    X = cupy.asarray(numpy.random.default_rng(1).standard_normal((3, 8, 9, 2)))
+    X = cupy.asarray(numpy.random.default_rng(1).standard_normal((3, 12, 14, 2)))
     gpu = small_cnn().to("cupy")
     first = backend.to_numpy(gpu.backward(gpu.forward(X)))
     for _ in range(5):
@@ -83,4 +83,49 @@ def test_float64_bitwise_repeatable(cupy) -> None:
 def test_mixing_backends_is_a_type_error(cupy) -> None:
     gpu = small_cnn().to("cupy")
     with pytest.raises(TypeError, match="mixed NumPy and CuPy"):
-        gpu.forward(numpy.zeros((1, 8, 9, 2)))
+        gpu.forward(numpy.zeros((1, 12, 14, 2)))
+
+
+def lrp_rules() -> list:
+    from lrp_toolbox import composites, rules
+
+    return [
+        rules.Zero(), rules.Epsilon(0.01), rules.ZPlus(), rules.AlphaBeta(2.0, 1.0),
+        rules.Gamma(0.25), rules.Gamma(0.25, variant="generalized"), rules.ZBox(-3.0, 3.0),
+        rules.Flat(), rules.WSquare(), composites.epsilon_plus_flat(),
+        composites.epsilon_alpha2_beta1(), composites.epsilon_gamma_box(-3.0, 3.0),
+        composites.Composite(
+            composites.Everywhere(rules.Epsilon(0.01)),
+            composites.ByType(MaxPool, rules.WinnerTakeAll("first")),
+        ),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("index", range(13))
+def test_lrp_rule_parity(cupy, dtype: str, index: int) -> None:
+    rule = lrp_rules()[index]
+    X = numpy.random.default_rng(3).standard_normal((3, 12, 14, 2)).astype(dtype)
+    cpu = small_cnn().to(dtype=dtype)
+    cpu.drop_softmax_output_layer()
+    gpu = small_cnn().to("cupy", dtype=dtype)
+    gpu.drop_softmax_output_layer()
+    Y = cpu.forward(X)
+    R0 = Y * (Y.max(axis=1, keepdims=True) == Y)
+    gpu.forward(cupy.asarray(X))
+    assert_close(gpu.lrp(cupy.asarray(R0), rule), cpu.lrp(R0, rule), dtype)
+
+
+def test_lrp_float64_bitwise_repeatable_and_lrp_aware(cupy) -> None:
+    from lrp_toolbox.composites import epsilon_plus_flat
+    from lrp_toolbox.explain import explain
+
+    X = cupy.asarray(numpy.random.default_rng(4).standard_normal((3, 12, 14, 2)))
+    gpu = small_cnn().to("cupy")
+    gpu.drop_softmax_output_layer()
+    first = backend.to_numpy(explain(gpu, X, target="all", rule=epsilon_plus_flat()))
+    for _ in range(3):
+        again = backend.to_numpy(explain(gpu, X, target="all", rule=epsilon_plus_flat()))
+        assert numpy.array_equal(again, first)
+    plain = [backend.to_numpy(explain(gpu, X, target=k, rule=epsilon_plus_flat())) for k in range(5)]
+    assert numpy.array_equal(numpy.stack(plain, axis=1), first)
