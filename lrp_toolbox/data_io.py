@@ -32,7 +32,7 @@ import numpy
 from .backend import to_numpy
 from .errors import ModelFormatError
 from .model_io._atomic import atomic_write
-from .model_io._matv5 import MatError, loadmat
+from .model_io._matv5 import load_mat_file
 from .model_io._npy import NPY_MAGIC, ZIP_MAGIC, open_npz, read_npy
 
 __all__ = ["FORMATS", "read", "read_idx", "write", "write_idx"]
@@ -240,12 +240,7 @@ def _read_npz(path: str | os.PathLike[str], where: str, key: str | None) -> nump
 
 # --------------------------------------------------------------------------- mat
 def _read_mat(path: str | os.PathLike[str], where: str, key: str) -> numpy.ndarray:
-    with open(path, "rb") as fh:
-        raw = fh.read()
-    try:
-        content = loadmat(raw)
-    except MatError as exc:
-        raise ModelFormatError(f"{where}: {exc}") from None
+    content = load_mat_file(path, where)
     names = sorted(content)
     if key not in names:
         raise ModelFormatError(

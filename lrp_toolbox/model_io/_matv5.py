@@ -22,11 +22,14 @@ list of ``str`` (several rows); cell -> object ``ndarray``; 1x1 struct -> ``dict
 from __future__ import annotations
 
 import math
+import os
 import struct
 import zlib
 from typing import Any
 
 import numpy
+
+from ..errors import ModelFormatError
 
 MAX_DEPTH = 16
 _INFLATE_RATIO = 1100  # deflate expands at most ~1032:1
@@ -215,6 +218,17 @@ def _inflate(data: bytes) -> bytes:
     if not inflater.eof or inflater.unused_data:
         raise MatError("truncated or corrupt compressed element")
     return out
+
+
+def load_mat_file(path: str | os.PathLike[str], where: str) -> dict[str, Any]:
+    """Read and parse a MAT v5 file; ``OSError`` if it cannot be opened, ``ModelFormatError``
+    (naming ``where``) if its content is not a well-formed MAT v5 file."""
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    try:
+        return loadmat(raw)
+    except MatError as exc:
+        raise ModelFormatError(f"{where}: {exc}") from None
 
 
 def loadmat(raw: bytes) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from typing import IO, Any
 import numpy
 
 from ..errors import ModelFormatError
-from ._matv5 import MatError, loadmat
+from ._matv5 import load_mat_file
 from ._records import POOLS, SPECS, array_shapes, make_record
 
 FORMAT = "lrp_toolbox-model"
@@ -144,12 +144,7 @@ def _layer(fields: Any, index: int) -> Any:
 def read(path: str | os.PathLike[str]) -> list[Any]:
     """Read the layer records of a ``.mat`` model. ``OSError`` if it cannot be opened."""
     where = os.fspath(path)
-    with open(path, "rb") as fh:
-        raw = fh.read()
-    try:
-        content = loadmat(raw)
-    except MatError as exc:
-        raise ModelFormatError(f"{where}: {exc}") from None
+    content = load_mat_file(path, where)
     variables = set(content)
     if "layers" not in variables:
         raise ModelFormatError(
