@@ -140,15 +140,15 @@ class Convolution(LinearFamily):
         h, ww, d = w.shape[:3]
         N, Ho, Wo, n = s.shape
         H, W = self.cache.x.shape[1:3]
-        out = xp.zeros((N, H + sum(self.padding[0]), W + sum(self.padding[1]), d), dtype=s.dtype)
         s2 = s.reshape(N * Ho * Wo, n)
+        if d == 1:  # one plain GEMM gives the offset-major layout (h*w, M) directly
+            parts = (w.reshape(h * ww, n) @ s2.T).reshape(h, ww, N, Ho, Wo, 1)
+            return self._offsets_t(parts, (H, W))
         # per kernel row a: one batched GEMM (M, n) @ (n, d) for its w offsets, offset-major so that
         # every slice-add reads a contiguous slab; the buffer is 1/h of the full im2col size
+        out = xp.zeros((N, H + sum(self.padding[0]), W + sum(self.padding[1]), d), dtype=s.dtype)
         for a in range(h):
-            if d == 1:  # a single plain GEMM gives the offset-major layout directly
-                parts = w[a].reshape(ww, n) @ s2.T
-            else:
-                parts = xp.matmul(s2, w[a].transpose(0, 2, 1))
+            parts = xp.matmul(s2, w[a].transpose(0, 2, 1))
             windows.add_window_row(out, parts.reshape(ww, N, Ho, Wo, d), a, self.stride, self.dilation)
         return windows.crop(out, self.padding)
 
