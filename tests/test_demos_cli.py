@@ -87,6 +87,8 @@ def test_cli_explain_image_and_npy(tmp_path: Path, capsys: pytest.CaptureFixture
         "0.1",
         "--target",
         "2",
+        "--out",
+        str(tmp_path / "h2.png"),
         "--save-relevance",
         str(tmp_path / "r.npy"),
     ]
