@@ -360,3 +360,16 @@ def test_from_record_rejects_bad_config_keys(config):
     record = LayerRecord("Linear", config, {"W": numpy.zeros((4, 3)), "B": numpy.zeros(3)})
     with pytest.raises(ValueError):
         Module.from_record(record)
+
+
+def test_print_shows_the_summary_table_with_last_forward_shapes() -> None:
+    import numpy as np
+
+    from lrp_toolbox.modules import Convolution, Flatten, Rect, Sequential
+
+    model = Sequential([Convolution((3, 3, 1, 2), (1, 1)), Rect(), Flatten()])
+    before = str(model)
+    assert "Convolution" in before and "?" in before and "total parameters: 20" in before
+    model.forward(np.zeros((1, 5, 5, 1)))
+    after = str(model)
+    assert "(None, 3, 3, 2)" in after and "(None, 18)" in after

@@ -49,6 +49,11 @@ class Sequential(Module):
         inner = ",\n".join(f"  {m!r}" for m in self.modules)
         return f"Sequential([\n{inner}\n])"
 
+    def __str__(self) -> str:
+        """The summary table; output shapes are those of the last forward pass (``?`` before one)."""
+        first = self.modules[0]._cache if self.modules else None
+        return self.summary(tuple(first.x.shape[1:]) if first is not None else None)
+
     @property
     def params(self) -> dict[str, Array]:
         """Parameters of all layers, keyed ``'<index>.<name>'``."""
