@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy
 import pytest
+from paths import FIXTURES
 
 from lrp_toolbox import data_io, model_io
 from lrp_toolbox.errors import ModelFormatError
@@ -30,7 +31,6 @@ from lrp_toolbox.modules import (
     Tanh,
 )
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "original_toolbox"
 DEFAULT_CASES = 40
 SLOW_CASES = 600
 NUMBERS = [

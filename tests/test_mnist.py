@@ -9,12 +9,12 @@ from pathlib import Path
 
 import numpy
 import pytest
+from paths import FIXTURES
 
 from lrp_toolbox import mnist
 from lrp_toolbox.errors import ModelFormatError
 
 REPO_DATA = Path(__file__).resolve().parents[1] / "data" / "MNIST"
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "original_toolbox"
 TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 

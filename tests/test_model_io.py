@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy
 import pytest
 import scipy.io
+from paths import FIXTURES
 
 from lrp_toolbox import model_io
 from lrp_toolbox.errors import ModelFormatError
@@ -31,7 +32,6 @@ from lrp_toolbox.modules import (
     Tanh,
 )
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "original_toolbox"
 FORMATS = ("txt", "npz", "mat")
 INPUT_SHAPE = (9, 9, 2)
 

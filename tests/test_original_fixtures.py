@@ -6,13 +6,13 @@ from pathlib import Path
 
 import numpy
 import pytest
+from paths import FIXTURES
 
 from lrp_toolbox.composites import Composite, Everywhere
 from lrp_toolbox.engine import lrp_with_ledger
 from lrp_toolbox.ledger import check_conservation
 from lrp_toolbox.rules import AlphaBeta, Epsilon
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "original_toolbox"
 if not FIXTURES.is_dir():  # checkouts next to /work/shared
     FIXTURES = Path("/work/shared/fixtures/original_toolbox")
 pytestmark = pytest.mark.skipif(not (FIXTURES / "lenet5_reference.npz").is_file(), reason="fixtures absent")
