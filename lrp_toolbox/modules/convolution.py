@@ -1,14 +1,15 @@
-"""2-D convolution (cross-correlation) on NHWC inputs, vectorised as im2col + GEMM (docs/design.md)."""
+"""2-D convolution (cross-correlation) on NHWC inputs, vectorised as chunked column GEMMs (docs/design.md)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy
 
 from .. import backend
 from .._typing import Array
-from . import windows
+from . import conv_columns, windows
 from .linear_family import LinearFamily
 
 
@@ -120,46 +121,93 @@ class Convolution(LinearFamily):
         h, w, d, _ = self.filtersize
         return h * w * d
 
-    def gemm_cols(self, x: Array) -> Array:
-        """Receptive fields of ``x`` (zero-padded) as a ``(N*Ho*Wo, h*w*d)`` GEMM operand."""
-        Ho, Wo, _ = self.output_shape(tuple(x.shape[1:]))
-        h, w = self.filtersize[:2]
-        return windows.gemm_cols(windows.pad(x, self.padding), (h, w), self.stride, self.dilation, (Ho, Wo))
+    def _bands(
+        self, x_shape: tuple[int, ...], K: int, itemsize: int
+    ) -> tuple[int, int, list[tuple[int, int]]]:
+        """``(Ho, Wo, bands)`` for an input of shape ``x_shape`` (validated) and ``K`` column rows."""
+        Ho, Wo, _ = self.output_shape(tuple(x_shape[1:]))
+        return Ho, Wo, list(conv_columns.row_bands(Ho, K * Wo * x_shape[0] * itemsize))
+
+    def _columns(self, xc: Array, band: tuple[int, int], Wo: int) -> Array:
+        """``(h*w*D, rows*Wo*N)`` receptive fields of the output rows ``band`` of ``xc (D, Hp, Wp, N)``."""
+        return conv_columns.columns(xc, self.filtersize[:2], self.stride, self.dilation, band, Wo)
+
+    def _affine_chwn(self, xs: Sequence[Array], w: Array, b: Array | None) -> Array:
+        """``affine`` of the inputs ``xs`` stacked along channels, with ``w (h, w, len(xs)*d, n)``."""
+        xp = backend.get_namespace(*xs, w)
+        N = xs[0].shape[0]
+        n = w.shape[-1]
+        wT = w.reshape(-1, n).T
+        Ho, Wo, bands = self._bands(xs[0].shape, wT.shape[1], xs[0].dtype.itemsize)
+        xc = conv_columns.to_chwn(xs, self.padding)
+        out = xp.empty((N, Ho, Wo, n), dtype=xs[0].dtype)
+        for band in bands:
+            zT = wT @ self._columns(xc, band, Wo)
+            if b is not None:
+                zT += b[:, None]
+            out[:, band[0] : band[1]] = zT.reshape(n, band[1] - band[0], Wo, N).transpose(3, 1, 2, 0)
+        return out
 
     def affine(self, x: Array, w: Array, b: Array | None = None) -> Array:
-        backend.get_namespace(x, w)
-        Ho, Wo, _ = self.output_shape(tuple(x.shape[1:]))
-        n = w.shape[-1]
-        z = (self.gemm_cols(x) @ w.reshape(-1, n)).reshape(x.shape[0], Ho, Wo, n)
-        if b is not None:
-            z += b
-        return z
+        """``z[n, p, q, :] = sum_{a,b,c} Xpad[n, p*s0 + a*d0, q*s1 + b*d1, c] w[a, b, c, :] (+ b)``.
+
+        Per band of output rows one GEMM ``w.reshape(K, n).T @ cols`` with ``cols (K, rows*Wo*N)``
+        (``conv_columns``); the bias is added before the band is transposed to NHWC.
+        """
+        return self._affine_chwn([x], w, b)
+
+    def affine_sum(self, xs: Sequence[Array], ws: Sequence[Array], b: Array | None = None) -> Array:
+        """``sum_k affine(xs[k], ws[k]) (+ b)`` as one convolution of the channel-stacked inputs."""
+        xp = backend.get_namespace(*xs, *ws)
+        return self._affine_chwn(xs, xp.concatenate(list(ws), axis=2), b)
+
+    def _affine_t_chwn(self, s: Array, w: Array) -> Array:
+        """``affine_t(s, w)`` as a padded ``(d, Hp, Wp, N)`` buffer (``d = w.shape[2]``)."""
+        xp = backend.get_namespace(s, w)
+        h, ww, d, n = w.shape
+        N = s.shape[0]
+        x_shape = self.cache.x.shape
+        _, Wo, bands = self._bands(x_shape, h * ww * d, s.dtype.itemsize)
+        wK = w.reshape(h * ww * d, n)
+        sT = s.transpose(3, 1, 2, 0)
+        H, W = x_shape[1:3]
+        buf = xp.zeros((d, H + sum(self.padding[0]), W + sum(self.padding[1]), N), dtype=s.dtype)
+        for band in bands:
+            rows = band[1] - band[0]
+            s_band = xp.ascontiguousarray(sT[:, band[0] : band[1]]).reshape(n, rows * Wo * N)
+            parts = (wK @ s_band).reshape(h, ww, d, rows, Wo, N)
+            conv_columns.add_columns(buf, parts, self.stride, self.dilation, band)
+        return buf
 
     def affine_t(self, s: Array, w: Array) -> Array:
-        xp = backend.get_namespace(s, w)
-        h, ww, d = w.shape[:3]
-        N, Ho, Wo, n = s.shape
-        H, W = self.cache.x.shape[1:3]
-        s2 = s.reshape(N * Ho * Wo, n)
-        if d == 1:  # one plain GEMM gives the offset-major layout (h*w, M) directly
-            parts = (w.reshape(h * ww, n) @ s2.T).reshape(h, ww, N, Ho, Wo, 1)
-            return self._offsets_t(parts, (H, W))
-        # per kernel row a: one batched GEMM (M, n) @ (n, d) for its w offsets, offset-major so that
-        # every slice-add reads a contiguous slab; the buffer is 1/h of the full im2col size
-        out = xp.zeros((N, H + sum(self.padding[0]), W + sum(self.padding[1]), d), dtype=s.dtype)
-        for a in range(h):
-            parts = xp.matmul(s2, w[a].transpose(0, 2, 1))
-            windows.add_window_row(out, parts.reshape(ww, N, Ho, Wo, d), a, self.stride, self.dilation)
-        return windows.crop(out, self.padding)
+        """``R[n, i, j, c] = sum over windows covering (i, j) of sum_f w[a, b, c, f] s[n, p, q, f]``.
+
+        Per band of output rows one GEMM ``w.reshape(K, n) @ sT`` gives every kernel offset's share,
+        added onto a ``(d, Hp, Wp, N)`` buffer with one slice-add per offset (``conv_columns``).
+        """
+        return conv_columns.from_chwn(self._affine_t_chwn(s, w), self.padding)
+
+    def affine_t_many(self, s: Array, ws: Sequence[Array]) -> list[Array]:
+        """``[affine_t(s, w) for w in ws]`` as one transposed pass with the weights stacked along ``d``."""
+        xp = backend.get_namespace(s, *ws)
+        d = ws[0].shape[2]
+        out = conv_columns.from_chwn(self._affine_t_chwn(s, xp.concatenate(list(ws), axis=2)), self.padding)
+        return [out[..., k * d : (k + 1) * d] for k in range(len(ws))]
 
     # ------------------------------------------------------------------ passes
     def _forward(self, X: Array) -> Array:
         return self.affine(X, self.W, self.B)
 
     def _backward(self, DY: Array) -> Array:
-        backend.get_namespace(DY, self.W)
+        xp = backend.get_namespace(DY, self.W)
+        x = self.cache.x
         n = DY.shape[-1]
-        DY2 = DY.reshape(-1, n)
-        dW = (self.gemm_cols(self.cache.x).T @ DY2).reshape(self.W.shape)
-        self.grads = {"W": dW, "B": DY2.sum(axis=0)}
+        _, Wo, bands = self._bands(x.shape, self.W.size // n, x.dtype.itemsize)
+        xc = conv_columns.to_chwn([x], self.padding)
+        DYT = DY.transpose(3, 1, 2, 0)
+        dW = xp.zeros((self.W.size // n, n), dtype=DY.dtype)
+        for band in bands:
+            dy_band = xp.ascontiguousarray(DYT[:, band[0] : band[1]]).reshape(n, -1)
+            dW += self._columns(xc, band, Wo) @ dy_band.T
+        self.grads = {"W": dW.reshape(self.W.shape), "B": DY.reshape(-1, n).sum(axis=0)}
         return self.affine_t(DY, self.W)

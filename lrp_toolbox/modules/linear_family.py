@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from .._typing import Array
 from .base import Module
 
@@ -10,7 +12,8 @@ class LinearFamily(Module):
     """A layer whose output is an affine map of its input, ``z = A_w x + b``.
 
     LRP rules (``lrp_toolbox.rules``) propagate relevance through such a layer with one generic
-    algorithm: a modified forward ``affine(x', w', b')``, then the transposed map ``affine_t``.
+    algorithm: a modified forward ``affine(x', w', b')``, then the transposed map ``affine_t``
+    (usually multiplied by an input, ``input_times_affine_t``).
 
     Attributes
     ----------
@@ -45,3 +48,40 @@ class LinearFamily(Module):
     def affine_t(self, s: Array, w: Array) -> Array:
         """Transpose of ``x -> affine(x, w)`` (bias-free) applied to an output-shaped ``s``."""
         raise NotImplementedError
+
+    def affine_sum(self, xs: Sequence[Array], ws: Sequence[Array], b: Array | None = None) -> Array:
+        """``sum_k affine(xs[k], ws[k]) (+ b)`` for inputs of one shape, e.g. ``x+`` and ``x-``.
+
+        Layers with a channel axis compute it as one pass over the channel-stacked inputs.
+        """
+        total = self.affine(xs[0], ws[0])
+        for x, w in zip(xs[1:], ws[1:], strict=True):
+            total = total + self.affine(x, w)
+        if b is not None:
+            total += b
+        return total
+
+    def affine_t_many(self, s: Array, ws: Sequence[Array]) -> list[Array]:
+        """``[affine_t(s, w) for w in ws]``; layers with a channel axis stack the weights along it."""
+        return [self.affine_t(s, w) for w in ws]
+
+    def input_times_affine_t(self, x: Array, s: Array, w: Array) -> Array:
+        """Input times transposed map, ``R = x ⊙ Aᵀ s``, i.e. ``x * affine_t(s, w)``.
+
+        Parameters
+        ----------
+        x : ndarray of shape (N, *input_shape)
+            The layer input or a modified input (e.g. its positive part); a batch of 1 broadcasts.
+        s : ndarray of shape (N, *output_shape)
+            Output-shaped values, e.g. relevance divided by the stabilised pre-activations.
+        w : ndarray
+            The parameters of the map, as for ``affine_t``.
+
+        Returns
+        -------
+        ndarray of shape (N, *input_shape)
+            ``x * affine_t(s, w)``. Layers may fuse the product into the transposed map (pools
+            with ``stride == pool`` do, saving an input-sized temporary); the values are those of
+            the plain expression.
+        """
+        return x * self.affine_t(s, w)

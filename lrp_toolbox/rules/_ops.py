@@ -63,9 +63,8 @@ def weight_parts(layer: LinearFamily, need_neg: bool = True) -> tuple[Array, Arr
     """``(w+, w-)`` of ``lrp_weight``.
 
     ``w-`` is ``None`` for a 0-d non-negative pool weight, and is not computed (``None``) when
-    ``need_neg`` is false. When both are needed they are the two halves of one stacked array
-    ``[w+, w-]`` along the output axis (``stacked_halves`` finds it again), so stacked passes need
-    no further copy: two weight-sized arrays in all, not four.
+    ``need_neg`` is false. When both are needed they are the two halves of
+    ``stacked_weight_parts`` (views, no copy): two weight-sized arrays in all, not four.
     """
     w = layer.lrp_weight
     xp = backend.get_namespace(w)
@@ -73,17 +72,58 @@ def weight_parts(layer: LinearFamily, need_neg: bool = True) -> tuple[Array, Arr
         return w, None
     if not need_neg:
         return memo(layer, "w+", lambda: xp.maximum(w, 0)), None
+    both = stacked_weight_parts(layer)
+    n = w.shape[-1]
+    return both[..., :n], both[..., n:]
+
+
+def stacked_weight_parts(layer: LinearFamily) -> Array:
+    """``[w+, w-]`` stacked along the output axis: ``(..., 2n)``, memoised."""
+    w = layer.lrp_weight
 
     def stack() -> Array:
+        xp = backend.get_namespace(w)
         n = w.shape[-1]
         both = xp.empty((*w.shape[:-1], 2 * n), dtype=w.dtype)
         xp.maximum(w, 0, out=both[..., :n])
         xp.minimum(w, 0, out=both[..., n:])
         return both
 
-    both = memo(layer, "w+-", stack)
-    n = w.shape[-1]
-    return both[..., :n], both[..., n:]
+    return memo(layer, "w+-", stack)
+
+
+def swapped_halves(both: Array) -> Array:
+    """``[b, a]`` for ``both = [a, b]`` stacked along the last axis (e.g. ``[w-, w+]``)."""
+    n = both.shape[-1] // 2
+    return backend.get_namespace(both).concatenate([both[..., n:], both[..., :n]], axis=-1)
+
+
+def split_affine(
+    layer: LinearFamily,
+    xpos: Array,
+    xneg: Array | None,
+    w_pos: Array,
+    w_neg: Array | None,
+    b: Array | None = None,
+) -> Array:
+    """``affine(x+, w_pos) + affine(x-, w_neg) (+ b)``, as one pass (``LinearFamily.affine_sum``).
+
+    ``xneg`` or ``w_neg`` ``None``: the second term is statically zero.
+    """
+    if xneg is None or w_neg is None:
+        return layer.affine(xpos, w_pos, b)
+    return layer.affine_sum([xpos, xneg], [w_pos, w_neg], b)
+
+
+def split_affine_t(
+    layer: LinearFamily, s: Array, xpos: Array, xneg: Array | None, w_pos: Array, w_neg: Array | None
+) -> Array:
+    """``x+ ⊙ affine_t(s, w_pos) + x- ⊙ affine_t(s, w_neg)``, the transposed passes as one
+    (``LinearFamily.affine_t_many``); ``None`` drops the second term."""
+    if xneg is None or w_neg is None:
+        return xpos * layer.affine_t(s, w_pos)
+    t_pos, t_neg = layer.affine_t_many(s, [w_pos, w_neg])
+    return xpos * t_pos + xneg * t_neg
 
 
 def stacked_halves(ws: Sequence[Array]) -> tuple[Array, bool] | None:

@@ -13,63 +13,67 @@ from typing import TYPE_CHECKING, Any, Literal
 from .. import backend
 from .._typing import Array
 from ..errors import RuleError
-from ._ops import affine_many, affine_t_sum, input_parts, memo, per_sample, weight_parts
+from ._ops import (
+    input_parts,
+    memo,
+    per_sample,
+    split_affine,
+    split_affine_t,
+    stacked_weight_parts,
+    swapped_halves,
+    weight_parts,
+)
 from .base import Rule, book_part
-from .stabilizer import check_stabilizer, ratio, stabilize, zero_mask
+from .stabilizer import check_stabilizer, denominator_nonzero, ratio, stabilize, zero_mask
 from .zrules import DEFAULT_STABILIZER, _check_bias
 
 if TYPE_CHECKING:
     from ..ledger import Book
 
 
-def _part_sums(layer: Any, need_neg: bool) -> tuple[Array, Array | None]:
-    """``(z+_j, z-_j) = (sum_i c+_ij, sum_i c-_ij)`` without bias, stacked passes, memoised.
+def _part_sums(
+    layer: Any, need_neg: bool, b_pos: Array | None, b_neg: Array | None
+) -> tuple[Array | None, Array | None]:
+    """``(z+_j + b_pos_j, z-_j + b_neg_j)`` with ``z±_j = sum_i c±_ij``, in one stacked pass.
 
-    A part with no contributing (input sign, weight sign) pair at all (e.g. the negative part of a
-    pool after a ReLU) is ``None``: statically empty.
+    The biases (``None``: none) are added inside the layer's pass. A part with no contributing
+    (input sign, weight sign) pair at all (e.g. the negative part of a pool after a ReLU) and no
+    bias is ``None``: statically empty.
     """
-
-    def compute() -> tuple[Array, Array | None]:
-        xpos, xneg = input_parts(layer)
-        wpos, wneg = weight_parts(layer, need_neg=need_neg or xneg is not None)
-        pos: list[Array] = []
-        neg: list[Array] = []
-        for x, w_same, w_cross in ((xpos, wpos, wneg), (xneg, wneg, wpos)):
-            if x is None:
-                continue
-            ws, parts = [], []
-            if w_same is not None:
-                ws.append(w_same)
-                parts.append(pos)
-            if need_neg and w_cross is not None:
-                ws.append(w_cross)
-                parts.append(neg)
-            for part, z in zip(parts, affine_many(layer, x, ws), strict=True):
-                part.append(z)
-        zp = _sum_or_zero(layer, pos) if pos else None
-        zn = _sum_or_zero(layer, neg) if neg else None
-        return zp, zn
-
-    return memo(layer, ("zparts", need_neg), compute)
+    xp = backend.get_namespace(layer.cache.x)
+    xpos, xneg = input_parts(layer)
+    wpos, wneg = weight_parts(layer, need_neg=need_neg or xneg is not None)
+    if wpos.ndim == 0:  # a pool (no bias; w >= 0): c+ = x+ w and c- = x- w
+        zn = layer.affine(xneg, wpos) if need_neg and xneg is not None else None
+        return layer.affine(xpos, wpos), zn
+    if not need_neg:
+        return split_affine(layer, xpos, xneg, wpos, wneg, b_pos), None
+    # outputs [z+, z-] stacked: x+ meets [w+, w-], x- meets [w-, w+]
+    both = stacked_weight_parts(layer)
+    b = None
+    if b_pos is not None:
+        b = xp.concatenate([b_pos, b_neg])
+    z = split_affine(layer, xpos, xneg, both, None if xneg is None else swapped_halves(both), b)
+    n = wpos.shape[-1]
+    return z[..., :n], z[..., n:]
 
 
-def _sum_or_zero(layer: Any, zs: list[Array]) -> Array:
-    if not zs:
-        y = layer.cache.y
-        return backend.get_namespace(y).zeros(y.shape, dtype=y.dtype)
-    total = zs[0]
-    for z in zs[1:]:
-        total = total + z
-    return total
+def _part_den(
+    z: Array, bterm: Array | None, folded: bool, eps: float, form: str, sign: int
+) -> tuple[Array, Array, Array | None]:
+    """``(raw, stab(raw), mask)`` of the part with sign ``sign``; a part whose contributions and bias
+    share are all 0 is empty and passes nothing (``mask``).
 
-
-def _part_den(zsum: Array, bterm: Array | None, eps: float, form: str) -> tuple[Array, Array, Array | None]:
-    """``(raw, stab(raw), mask)`` of one part; a part whose contributions and bias share are all 0 is
-    empty and passes nothing (``mask``)."""
-    raw = zsum if bterm is None else zsum + bterm
-    den = stabilize(raw, eps, form)
-    empty = zsum == 0 if bterm is None else (zsum == 0) & (bterm == 0)
-    return raw, den, zero_mask(den, empty)
+    ``folded``: ``z`` already holds the bias share, which has the part's sign (or there is none), so
+    every term of ``raw = z`` has the sign ``sign`` and ``raw == 0`` exactly when all are 0.
+    Otherwise ``raw = z + bterm`` with a bias of either sign (``bias='full'``).
+    """
+    if folded:
+        raw, empty, known = z, z == 0, sign
+    else:
+        raw, empty, known = z + bterm, (z == 0) & (bterm == 0), None
+    den = stabilize(raw, eps, form, sign=known)
+    return raw, den, zero_mask(den, empty, den_nonzero=denominator_nonzero(eps, form, known))
 
 
 def propagate_split(
@@ -85,11 +89,17 @@ def propagate_split(
         bn = memo(layer, "b-", lambda: xp.minimum(b, 0))
     elif b is not None and bias_mode == "full":
         bp = bn = b
-    zp, zn = _part_sums(layer, beta != 0)
+    folded = bias_mode != "full" or b is None  # bias shares of the parts' signs: folded into the pass
+    need_neg = beta != 0
+
+    def sums() -> tuple[Array | None, Array | None]:
+        return _part_sums(layer, need_neg, bp if folded else None, bn if folded and need_neg else None)
+
+    zp, zn = memo(layer, ("zparts", need_neg, bias_mode), sums)
     if zp is None and bp is not None:
-        zp = _sum_or_zero(layer, [])
+        zp = _zeros_like(layer.cache.y)
     if zn is None and bn is not None:
-        zn = _sum_or_zero(layer, [])
+        zn = _zeros_like(layer.cache.y)
     use_p = alpha != 0 and zp is not None
     use_n = beta != 0 and zn is not None
     if book is not None:  # statically empty parts pass nothing: their share is booked as created
@@ -98,40 +108,58 @@ def propagate_split(
                 book.add("created", -coef * per_sample(R))
 
     def denominators() -> tuple[Any, Any]:
-        dp = _part_den(zp, bp, eps, form) if use_p else None
-        dn = _part_den(zn, bn, eps, form) if use_n else None
+        dp = _part_den(zp, bp, folded, eps, form, +1) if use_p else None
+        dn = _part_den(zn, bn, folded, eps, form, -1) if use_n else None
         return dp, dn
 
     dp, dn = memo(layer, ("den", rule.cache_key), denominators)
-    ss: list[Array] = []
-    coefs: list[tuple[float, int]] = []  # (coefficient, 0 = positive part / 1 = negative part)
+    s_pos = s_neg = None
     if use_p:
         raw, den, mask = dp
-        sp, dropped = ratio(R, den, mask)
-        book_part(book, alpha, R, sp, den, raw, bp, dropped)
-        ss.append(sp * R.dtype.type(alpha) if alpha != 1 else sp)
-        coefs.append((alpha, 0))
+        s_pos, dropped = ratio(R, den, mask)
+        book_part(book, alpha, R, s_pos, den, raw, bp, dropped)
+        if alpha != 1:
+            s_pos = s_pos * R.dtype.type(alpha)
     if use_n:
         raw, den, mask = dn
-        sn, dropped = ratio(R, den, mask)
-        book_part(book, -beta, R, sn, den, raw, bn, dropped)
-        ss.append(sn * R.dtype.type(-beta))
-        coefs.append((-beta, 1))
+        s_neg, dropped = ratio(R, den, mask)
+        book_part(book, -beta, R, s_neg, den, raw, bn, dropped)
+        s_neg = s_neg * R.dtype.type(-beta)
+    return _split_transpose(layer, s_pos, s_neg)
+
+
+def _split_transpose(layer: Any, s_pos: Array | None, s_neg: Array | None) -> Array:
+    """``R_i = sum_j c+_ij s+_j + sum_j c-_ij s-_j`` (``None``: the part passes nothing).
+
+    ``c+`` pairs x+ with w+ and x- with w-, ``c-`` pairs x+ with w- and x- with w+; with both parts
+    the two are one transposed pass ``x+ ⊙ Aᵀ([s+, s-]; [w+, w-]) + x- ⊙ Aᵀ([s+, s-]; [w-, w+])``.
+    """
     xpos, xneg = input_parts(layer)
-    wpos, wneg = weight_parts(layer, need_neg=(use_n and xpos is not None) or (use_p and xneg is not None))
-    R_in = None
-    for x, w_for_part in ((xpos, (wpos, wneg)), (xneg, (wneg, wpos))):
-        if x is None:
-            continue
-        pairs = [(s, w_for_part[p]) for s, (_, p) in zip(ss, coefs, strict=True) if w_for_part[p] is not None]
-        if not pairs:
-            continue
-        term = x * affine_t_sum(layer, [s for s, _ in pairs], [w for _, w in pairs])
-        R_in = term if R_in is None else R_in + term
-    if R_in is None:
-        x = layer.cache.x
-        R_in = xp.zeros(x.shape, dtype=x.dtype)
-    return R_in
+    x = layer.cache.x
+    w = layer.lrp_weight
+    if w.ndim == 0:  # a pool (w >= 0): the positive part reaches x+ only, the negative part x- only
+        R_in = None
+        for xpart, s in ((xpos, s_pos), (xneg, s_neg)):
+            if xpart is not None and s is not None:
+                term = xpart * layer.affine_t(s, w)
+                R_in = term if R_in is None else R_in + term
+        return _zeros_like(x) if R_in is None else R_in
+    if s_pos is None and s_neg is None:
+        return _zeros_like(x)
+    if s_neg is None:
+        wpos, wneg = weight_parts(layer, need_neg=xneg is not None)
+        return split_affine_t(layer, s_pos, xpos, xneg, wpos, wneg)
+    both = stacked_weight_parts(layer)
+    n = w.shape[-1]
+    if s_pos is None:
+        return split_affine_t(layer, s_neg, xpos, xneg, both[..., n:], both[..., :n])
+    xp = backend.get_namespace(s_pos)
+    S = xp.concatenate([s_pos, s_neg], axis=-1)
+    return split_affine_t(layer, S, xpos, xneg, both, None if xneg is None else swapped_halves(both))
+
+
+def _zeros_like(a: Array) -> Array:
+    return backend.get_namespace(a).zeros(a.shape, dtype=a.dtype)
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ def sign(z: Array) -> Array:
     return xp.where(z >= 0, z.dtype.type(1), z.dtype.type(-1))
 
 
-def stabilize(z: Array, epsilon: float, form: str = "signed") -> Array:
+def stabilize(z: Array, epsilon: float, form: str = "signed", sign: int | None = None) -> Array:
     """Stabilised denominator.
 
     Parameters
@@ -55,6 +55,9 @@ def stabilize(z: Array, epsilon: float, form: str = "signed") -> Array:
           so ``|result| >= eps`` and the sign of ``z`` is kept;
         - ``'unsigned'`` (LRP tutorial): ``z + eps``;
         - ``'zero_only'`` (iNNvestigate ``safe_divide``): ``z + eps * [z == 0]``.
+    sign : {None, +1, -1}
+        Optional promise that every ``z_j >= 0`` (+1) or every ``z_j <= 0`` (-1); it only skips
+        work, the result is the same.
 
     Returns
     -------
@@ -63,14 +66,30 @@ def stabilize(z: Array, epsilon: float, form: str = "signed") -> Array:
     """
     if epsilon == 0.0:
         return z
-    if form == "signed":
-        xp = backend.get_namespace(z)
-        return z + xp.where(z >= 0, z.dtype.type(epsilon), z.dtype.type(-epsilon))
-    if form == "unsigned":
-        return z + z.dtype.type(epsilon)
+    xp = backend.get_namespace(z)
+    eps = z.dtype.type(epsilon)
+    if form == "unsigned" or (form == "signed" and sign == 1):
+        return z + eps
+    if form == "signed" and sign == -1:
+        den = z - eps
+        zero = z == 0  # s(0) = +1
+        return xp.where(zero, eps, den) if bool(zero.any()) else den
+    if form == "signed":  # z + 0.0 turns -0.0 into +0.0, so that s(-0.0) = +1 as well
+        return z + xp.copysign(eps, z + z.dtype.type(0))
     if form == "zero_only":
-        return z + (z == 0) * z.dtype.type(epsilon)
+        return z + (z == 0) * eps
     raise RuleError(f"stabilizer_form must be one of {STABILIZER_FORMS}, got {form!r}")
+
+
+def denominator_nonzero(epsilon: float, form: str, sign: int | None = None) -> bool:
+    """Whether ``stabilize(z, epsilon, form, sign)`` is never 0 (then ``zero_mask`` skips the test).
+
+    True for ``'signed'`` with ``epsilon > 0`` (``|result| >= epsilon``) and for ``'unsigned'``
+    with ``epsilon > 0`` and ``z >= 0`` (``sign == +1``).
+    """
+    if epsilon <= 0.0:
+        return False
+    return form == "signed" or (form == "unsigned" and sign == 1)
 
 
 class Dropped(NamedTuple):
@@ -80,14 +99,18 @@ class Dropped(NamedTuple):
     safe: Array
 
 
-def zero_mask(den: Array, drop: Array | None = None) -> Dropped | None:
+def zero_mask(den: Array, drop: Array | None = None, den_nonzero: bool = False) -> Dropped | None:
     """Outputs that pass no relevance: ``den == 0`` or flagged in ``drop``; ``None`` when there are none.
 
-    The result depends on the forward pass only (not on the relevance), so rules memoise it.
+    ``den_nonzero`` (see ``denominator_nonzero``) skips the test ``den == 0``. The result depends on
+    the forward pass only (not on the relevance), so rules memoise it.
     """
-    zero = den == 0
-    if drop is not None:
-        zero = zero | drop
+    if den_nonzero:
+        if drop is None:
+            return None
+        zero = drop
+    else:
+        zero = den == 0 if drop is None else (den == 0) | drop
     if not bool(zero.any()):
         return None
     xp = backend.get_namespace(den)
