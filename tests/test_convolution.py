@@ -7,7 +7,7 @@ import numpy
 import pytest
 
 from lrp_toolbox.errors import NotForwardedError, ShapeError
-from lrp_toolbox.modules import Convolution, Module
+from lrp_toolbox.modules import Convolution, Module, conv_columns
 
 # (input HWC, filtersize, stride, padding, dilation): non-square inputs and kernels, every feature on
 CONFIGS = [
@@ -268,3 +268,32 @@ def test_empty_batch(rng):
     Y = layer.forward(numpy.zeros((0, 4, 3, 1)))
     assert Y.shape == (0, 5, 4, 3)
     assert layer.backward(Y).shape == (0, 4, 3, 1)
+
+
+# ------------------------------------------------------------------ band GEMMs and stacked passes
+@pytest.mark.parametrize(("shape", "filtersize", "stride", "padding", "dilation"), CONFIGS, ids=IDS)
+def test_one_row_bands_match_the_oracle(rng, monkeypatch, shape, filtersize, stride, padding, dilation):
+    # a tiny band budget forces one output row per band: forward, adjoint and dW stay exact
+    monkeypatch.setattr(conv_columns, "CHUNK_BYTES", 1)
+    layer = _layer(rng, filtersize, stride, padding, dilation)
+    X = rng.standard_normal((3, *shape))
+    oracle.assert_close_to_oracle(
+        layer.forward(X), oracle.convolution(X, layer.W, layer.B, stride, padding, dilation)
+    )
+    oracle.check_input_gradient(layer, X, rng)
+    oracle.check_parameter_gradient(layer, "W", layer, X, rng)
+
+
+@pytest.mark.parametrize(("shape", "filtersize", "stride", "padding", "dilation"), CONFIGS, ids=IDS)
+def test_stacked_passes_equal_separate_passes(rng, shape, filtersize, stride, padding, dilation):
+    layer = _layer(rng, filtersize, stride, padding, dilation)
+    X = rng.standard_normal((2, *shape))
+    S = rng.standard_normal(layer.forward(X).shape)
+    w1, w2 = layer.W, rng.standard_normal(layer.W.shape)
+    x1, x2 = numpy.maximum(X, 0), numpy.minimum(X, 0)
+    expected = layer.affine(x1, w1) + layer.affine(x2, w2) + layer.B
+    got = layer.affine_sum([x1, x2], [w1, w2], layer.B)
+    numpy.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-13)
+    t1, t2 = layer.affine_t_many(S, [w1, w2])
+    numpy.testing.assert_allclose(t1, layer.affine_t(S, w1), rtol=1e-12, atol=1e-13)
+    numpy.testing.assert_allclose(t2, layer.affine_t(S, w2), rtol=1e-12, atol=1e-13)

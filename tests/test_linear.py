@@ -195,3 +195,18 @@ def test_record_round_trip(rng):
     # the record holds copies: later training does not change it
     layer.W[...] = 0
     assert not numpy.array_equal(record.arrays["W"], layer.W)
+
+
+def test_affine_sum_and_affine_t_many_equal_separate_passes(rng):
+    layer = Linear(5, 3, rng=rng)
+    layer.B = rng.standard_normal(3)
+    X = rng.standard_normal((4, 5))
+    layer.forward(X)
+    x1, x2 = numpy.maximum(X, 0), numpy.minimum(X, 0)
+    w1, w2 = layer.W, rng.standard_normal((5, 3))
+    expected = x1 @ w1 + x2 @ w2 + layer.B
+    numpy.testing.assert_allclose(layer.affine_sum([x1, x2], [w1, w2], layer.B), expected, rtol=1e-13)
+    S = rng.standard_normal((4, 3))
+    t1, t2 = layer.affine_t_many(S, [w1, w2])
+    numpy.testing.assert_allclose(t1, S @ w1.T, rtol=1e-13)
+    numpy.testing.assert_allclose(t2, S @ w2.T, rtol=1e-13)

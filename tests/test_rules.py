@@ -25,6 +25,7 @@ from lrp_toolbox.rules import (
     sign,
     stabilize,
 )
+from lrp_toolbox.rules.stabilizer import denominator_nonzero
 
 RTOL = 1e-12
 
@@ -302,6 +303,30 @@ def test_stabilize_forms():
     assert stabilize(z, 0.5, "zero_only").tolist() == [-2.0, 0.5, 0.5, 3.0]
     assert sign(z).tolist() == [-1.0, 1.0, 1.0, 1.0]
     assert stabilize(z, 0.0) is z
+
+
+@pytest.mark.parametrize("form", ["signed", "unsigned", "zero_only"])
+def test_stabilize_sign_promise_changes_nothing(rng, form):
+    # the sign hint only skips work: same bits as without it, zeros and -0.0 included
+    z = rng.standard_normal(200) * 10.0 ** rng.integers(-12, 3, 200)
+    z[::7] = 0.0
+    z[3::11] = -0.0
+    pos, neg = numpy.abs(z), -numpy.abs(z)
+    for eps in (0.0, 1e-9, 0.25):
+        assert stabilize(pos, eps, form, sign=1).tobytes() == stabilize(pos, eps, form).tobytes()
+        assert stabilize(neg, eps, form, sign=-1).tobytes() == stabilize(neg, eps, form).tobytes()
+
+
+def test_denominator_nonzero_is_a_guarantee(rng):
+    z = numpy.concatenate([rng.standard_normal(100), [0.0, -0.0, 1e-300, -1e-300]])
+    for form in ("signed", "unsigned", "zero_only"):
+        for eps in (0.0, 1e-9):
+            for sign_, data in ((None, z), (1, numpy.abs(z)), (-1, -numpy.abs(z))):
+                if denominator_nonzero(eps, form, sign_):
+                    assert (stabilize(data, eps, form, sign=sign_) != 0).all()
+    assert not denominator_nonzero(0.0, "signed")
+    assert not denominator_nonzero(1e-9, "unsigned", -1)
+    assert not denominator_nonzero(1e-9, "zero_only", 1)
 
 
 # ------------------------------------------------------------------ validation
