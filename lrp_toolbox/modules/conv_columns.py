@@ -91,9 +91,11 @@ def columns(
     h, w = window
     rows = band[1] - band[0]
     cols = xp.empty((h, w, d, rows, Wo, N), dtype=xc.dtype)
-    for a in range(h):
-        for b in range(w):
-            cols[a, b] = xc[(slice(None), *_band_slices((a, b), band, Wo, stride, dilation))]
+    sC, sH, sW, sN = xc.strides
+    strides = (sW * dilation[1], sC, sH * stride[0], sW * stride[1], sN)
+    for a in range(h):  # one strided copy per kernel row: all w offsets, runs of Wo*N values
+        start = xc[:, band[0] * stride[0] + a * dilation[0] :]
+        cols[a] = xp.lib.stride_tricks.as_strided(start, shape=(w, d, rows, Wo, N), strides=strides)
     return cols.reshape(h * w * d, rows * Wo * N)
 
 
