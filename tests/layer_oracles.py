@@ -144,6 +144,33 @@ def max_pool(X: numpy.ndarray, pool=(2, 2), stride=(2, 2)) -> numpy.ndarray:
     return _pool(X, pool, stride, max)
 
 
+def pool_transpose(
+    S: numpy.ndarray, input_shape: tuple[int, ...], pool=(2, 2), stride=(2, 2)
+) -> numpy.ndarray:
+    """Transpose of the raw window sum: ``out[n, i, j, c] = sum of S[n, p, q, c]`` over the windows
+    ``(p, q)`` that contain input position ``(i, j)`` (0 for positions in no window).
+
+    ``input_shape`` is ``(H, W, C)``; the sums are exactly rounded (``math.fsum``).
+    """
+    hp, wp = _pair(pool)
+    s0, s1 = _pair(stride)
+    N, Ho, Wo, C = S.shape
+    H, W = input_shape[:2]
+    out = numpy.zeros((N, H, W, C))
+    for s in range(N):
+        for i in range(H):
+            for j in range(W):
+                for c in range(C):
+                    terms = [
+                        float(S[s, p, q, c])
+                        for p in range(Ho)
+                        for q in range(Wo)
+                        if 0 <= i - p * s0 < hp and 0 <= j - q * s1 < wp
+                    ]
+                    out[s, i, j, c] = math.fsum(terms)
+    return out
+
+
 def max_pool_backward(X: numpy.ndarray, DY: numpy.ndarray, pool=(2, 2), stride=(2, 2)) -> numpy.ndarray:
     """Route each ``DY`` to its window's maxima, split evenly among ties."""
     hp, wp = _pair(pool)

@@ -204,3 +204,188 @@ def test_record_round_trip(rng, cls):
     assert (clone.pool, clone.stride) == (layer.pool, layer.stride)
     X = rng.standard_normal((1, 5, 6, 2))
     assert numpy.array_equal(clone.forward(X), layer.forward(X))
+
+
+# ------------------------------------------------------------- tiled pools (stride == pool)
+# Fast paths: every covered input element lies in exactly one window. (input HWC, pool); the
+# stride equals the pool. Trailing rows/columns that fill no window must get exactly 0.
+TILED = [
+    ((4, 6, 2), (2, 2)),  # exact tiling
+    ((5, 7, 2), (2, 2)),  # trailing row 4 and column 6
+    ((5, 5, 3), (2, 3)),  # pool (2, 3): trailing row 4, columns 3 and 4
+    ((6, 9, 1), (3, 3)),  # C = 1, exact tiling
+    ((7, 8, 1), (3, 3)),  # C = 1, trailing row 6, columns 6 and 7
+    ((4, 6, 3), (1, 2)),
+    ((7, 5, 2), (3, 1)),  # trailing row 6
+]
+TILED_IDS = [f"x{c[0]}-p{c[1]}".replace(" ", "") for c in TILED]
+LINEAR_POOLS = [SumPool, AvgPool]
+
+
+def _uncovered(A, pool):
+    """The rows and columns of an NHWC array that lie in no window of a tiled pool (flattened)."""
+    H, W = A.shape[1:3]
+    rows, cols = H // pool[0] * pool[0], W // pool[1] * pool[1]
+    return numpy.concatenate([A[:, rows:].ravel(), A[:, :, cols:].ravel()])
+
+
+def _generic_split_among_winners(layer, X, DY):
+    """MaxPool's tie-split backward through the generic window view and slice-add adjoint."""
+    mask = layer.windows(X) == layer.forward(X)[..., None, None]
+    share = DY / mask.sum(axis=(4, 5)).astype(DY.dtype)
+    return layer._windows_t_generic(mask * share[..., None, None])
+
+
+def _dirty_heap():
+    """Allocate and free NaN-filled buffers so that uninitialised memory is likely NaN."""
+    for size in (10**3, 10**4, 10**5):
+        numpy.full(size, numpy.nan).sum()
+
+
+def test_tiled_flag():
+    assert SumPool(pool=(2, 3), stride=(2, 3)).tiled
+    assert MaxPool(pool=3, stride=3).tiled
+    assert not AvgPool(pool=(2, 2), stride=(1, 2)).tiled  # overlap
+    assert not SumPool(pool=(2, 2), stride=(3, 3)).tiled  # gaps
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+@pytest.mark.parametrize(("shape", "pool"), TILED, ids=TILED_IDS)
+def test_tiled_forward_backward_match_oracles(rng, cls, shape, pool, batch):
+    layer = cls(pool=pool, stride=pool)
+    X = _distinct_input(rng, (batch, *shape))
+    Y = layer.forward(X)
+    oracle.assert_close_to_oracle(Y, POOLS[cls](X, pool, pool))
+    DY = rng.standard_normal(Y.shape)
+    _dirty_heap()
+    DX = layer.backward(DY)
+    if cls is MaxPool:
+        expected = oracle.max_pool_backward(X, DY, pool, pool)
+        generic = _generic_split_among_winners(layer, X, DY)
+    else:
+        scale = layer._scale()
+        expected = oracle.pool_transpose(DY * scale, shape, pool, pool)
+        generic = layer._spread_generic(DY * DY.dtype.type(scale))
+    oracle.assert_close_to_oracle(DX, expected)
+    assert numpy.array_equal(DX, generic)  # the fast path moves values, no new arithmetic
+    assert numpy.all(_uncovered(DX, pool) == 0)
+
+
+@pytest.mark.parametrize(("shape", "pool"), TILED, ids=TILED_IDS)
+def test_tiled_maxpool_ties_and_winner_mask(rng, shape, pool):
+    # random integers in {0, 1, 2}: many ties, split evenly among the maxima
+    X = rng.integers(0, 3, size=(3, *shape)).astype(numpy.float64)
+    layer = MaxPool(pool=pool, stride=pool)
+    Y = layer.forward(X)
+    mask = layer.winner_mask()
+    assert mask.shape == (*Y.shape, *pool)
+    assert mask.dtype == numpy.bool_
+    assert numpy.array_equal(mask, layer.windows(X) == Y[..., None, None])
+    DY = rng.standard_normal(Y.shape)
+    DX = layer.backward(DY)
+    oracle.assert_close_to_oracle(DX, oracle.max_pool_backward(X, DY, pool, pool))
+    assert numpy.array_equal(DX, _generic_split_among_winners(layer, X, DY))
+    assert numpy.all(_uncovered(DX, pool) == 0)
+
+
+@pytest.mark.parametrize("pool", [(16, 16), (15, 17)])
+def test_tiled_maxpool_counts_large_windows(pool):
+    # all elements tie: the count is hp*wp (256 overflows a uint8 accumulator, 255 does not)
+    layer = MaxPool(pool=pool, stride=pool)
+    X = numpy.zeros((1, pool[0] + 1, pool[1], 2))
+    layer.forward(X)
+    DX = layer.backward(numpy.ones((1, 1, 1, 2)))
+    numpy.testing.assert_array_equal(DX[:, : pool[0]], numpy.full((1, *pool, 2), 1.0 / (pool[0] * pool[1])))
+    assert numpy.all(DX[:, pool[0]] == 0)
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("cls", LINEAR_POOLS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize(("shape", "pool"), TILED, ids=TILED_IDS)
+def test_tiled_input_times_affine_t(rng, cls, shape, pool, batch):
+    layer = cls(pool=pool, stride=pool)
+    x = rng.standard_normal((batch, *shape))
+    Y = layer.forward(x)
+    s = rng.standard_normal(Y.shape)
+    for w in (layer.lrp_weight, numpy.asarray(-0.3)):
+        _dirty_heap()
+        R = layer.input_times_affine_t(x, s, w)
+        oracle.assert_close_to_oracle(R, x * oracle.pool_transpose(s * w, shape, pool, pool))
+        assert numpy.array_equal(R, x * layer.affine_t(s, w))
+        assert numpy.array_equal(R, x * layer._spread_generic(s * w))
+        assert numpy.all(_uncovered(R, pool) == 0)
+        assert numpy.all(_uncovered(layer.affine_t(s, w), pool) == 0)
+
+
+def test_tiled_uncovered_inputs_get_zero_even_when_not_finite(rng):
+    # inputs in no window do not reach any output: their relevance is exactly 0 (not 0 * inf)
+    layer = SumPool(pool=(2, 2), stride=(2, 2))
+    x = rng.standard_normal((2, 5, 7, 3))
+    x[:, 4] = numpy.inf
+    x[:, :, 6] = numpy.nan
+    s = rng.standard_normal(layer.forward(x).shape)
+    R = layer.input_times_affine_t(x, s, layer.lrp_weight)
+    assert numpy.all(_uncovered(R, (2, 2)) == 0)
+    covered = x[:, :4, :6] * layer.affine_t(s, layer.lrp_weight)[:, :4, :6]
+    numpy.testing.assert_array_equal(R[:, :4, :6], covered)
+
+
+@pytest.mark.parametrize(("shape", "pool"), TILED, ids=TILED_IDS)
+def test_tiled_windows_t_matches_generic(rng, shape, pool):
+    layer = MaxPool(pool=pool, stride=pool)
+    X = rng.standard_normal((2, *shape))
+    Y = layer.forward(X)
+    v = rng.standard_normal((*Y.shape, *pool))
+    tile_layout = numpy.ascontiguousarray(v.transpose(0, 1, 4, 2, 5, 3)).transpose(0, 1, 3, 5, 2, 4)
+    broadcast = numpy.broadcast_to(Y[..., None, None], v.shape)  # as the Flat rule passes it
+    for values in (v, tile_layout, broadcast, v[..., :1, :].repeat(pool[0], axis=4)):
+        _dirty_heap()
+        got = layer.windows_t(values)
+        assert numpy.array_equal(got, layer._windows_t_generic(values))
+        assert numpy.all(_uncovered(got, pool) == 0)
+    assert layer.windows_t(v, input_shape=(8, 9, shape[2])).shape == (2, 8, 9, shape[2])
+
+
+@pytest.mark.parametrize("cls", LINEAR_POOLS, ids=lambda c: c.__name__)
+def test_input_times_affine_t_input_layouts_and_broadcast(rng, cls):
+    layer = cls(pool=(2, 2), stride=(2, 2))
+    base = rng.standard_normal((3, 5, 7, 8))
+    layer.forward(base[..., :4])
+    s = rng.standard_normal((3, 2, 3, 4))
+    w = layer.lrp_weight
+    for x in (
+        base[..., ::2],  # W and C axes do not merge: read from a contiguous copy
+        numpy.asfortranarray(base[..., :4]),
+        base[:, ::-1, :, :4],
+        rng.standard_normal((1, 5, 7, 4)),  # batch of 1 broadcast against s
+        base[..., :4].astype(numpy.float32),
+    ):
+        R = layer.input_times_affine_t(x, s, w)
+        expected = x * layer.affine_t(s, w)
+        assert R.shape == expected.shape and R.dtype == expected.dtype
+        assert numpy.array_equal(R, expected)
+    s32, x32 = s.astype(numpy.float32), base[..., :4].astype(numpy.float32)
+    R32 = layer.input_times_affine_t(x32, s32, w.astype(numpy.float32))
+    assert R32.dtype == numpy.float32
+
+
+@pytest.mark.parametrize("cls", LINEAR_POOLS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize(("shape", "pool", "stride"), CONFIGS[2:], ids=IDS[2:])
+def test_input_times_affine_t_generic_pools(rng, cls, shape, pool, stride):
+    layer = cls(pool=pool, stride=stride)
+    assert not layer.tiled
+    x = rng.standard_normal((2, *shape))
+    s = rng.standard_normal(layer.forward(x).shape)
+    R = layer.input_times_affine_t(x, s, layer.lrp_weight)
+    assert numpy.array_equal(R, x * layer.affine_t(s, layer.lrp_weight))
+    oracle.assert_close_to_oracle(R, x * oracle.pool_transpose(s * layer.lrp_weight, shape, pool, stride))
+
+
+def test_linear_family_default_input_times_affine_t(rng):
+    from lrp_toolbox.modules import Linear
+
+    layer = Linear(5, 3, rng=rng)
+    x = rng.standard_normal((4, 5))
+    s = rng.standard_normal((4, 3))
+    assert numpy.array_equal(layer.input_times_affine_t(x, s, layer.W), x * layer.affine_t(s, layer.W))

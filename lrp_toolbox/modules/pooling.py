@@ -1,8 +1,17 @@
-"""Pooling layers on NHWC inputs: SumPool (the original's sum/sqrt(k)), AvgPool and MaxPool."""
+"""Pooling layers on NHWC inputs: SumPool (the original's sum/sqrt(k)), AvgPool and MaxPool.
+
+Pools whose stride equals the pool (``tiled``: the windows tile the input without overlap, the
+common case) take fast paths for the adjoints: every covered input element belongs to exactly one
+window, so spreading output values back is one ``repeat`` along W plus one broadcasting write over a
+``(N, Ho, hp, Wo*wp*C)`` view, instead of ``hp*wp`` strided slice-adds into a zeroed array. Other
+pools use the generic window helpers of ``windows``.
+"""
 
 from __future__ import annotations
 
 from typing import Any
+
+import numpy
 
 from .. import backend
 from .._typing import Array
@@ -12,6 +21,66 @@ from .linear_family import LinearFamily
 
 _NO_PAD = ((0, 0), (0, 0))
 _NO_DILATION = (1, 1)
+
+
+def _row_step(a: Array) -> int | None:
+    """Stride of the merged ``(W, C)`` axes of an NHWC array, ``None`` when they do not merge."""
+    _, _, W, C = a.shape
+    _, _, sW, sC = a.strides
+    if C == 1:
+        return int(sW)
+    if W == 1 or sW == C * sC:
+        return int(sC)
+    return None
+
+
+def _tile_rows(a: Array, pool: windows.Pair, out_hw: windows.Pair) -> Array:
+    """View ``(N, Ho, hp, Wo*wp*C)`` of the tiled region ``a[:, :Ho*hp, :Wo*wp, :]`` of an NHWC array.
+
+    ``view[n, p, i, (q*wp + j)*C + c] = a[n, p*hp + i, q*wp + j, c]``: one entry per input row of
+    tile row ``p``, the ``Wo*wp*C`` values of that row merged into the last axis. Built with
+    explicit strides, so writes through it always reach ``a`` (a reshape of a non-contiguous view
+    may silently copy). ``a`` must have mergeable W and C axes (any C-contiguous array has).
+    """
+    step = _row_step(a)
+    if step is None:
+        raise ValueError(f"cannot view an array with strides {a.strides} as tile rows")
+    N, _, _, C = a.shape
+    (hp, wp), (Ho, Wo) = pool, out_hw
+    sN, sH = a.strides[:2]
+    xp = backend.get_namespace(a)
+    return xp.lib.stride_tricks.as_strided(a, shape=(N, Ho, hp, Wo * wp * C), strides=(sN, hp * sH, sH, step))
+
+
+def _read_rows(a: Array, pool: windows.Pair, out_hw: windows.Pair) -> Array:
+    """``_tile_rows`` for reading: of a contiguous copy of ``a`` when the layout of ``a`` needs one."""
+    if _row_step(a) is None:
+        a = backend.get_namespace(a).ascontiguousarray(a)
+    return _tile_rows(a, pool, out_hw)
+
+
+def _tile_windows(a: Array, pool: windows.Pair, out_hw: windows.Pair) -> Array:
+    """View ``(N, Ho, hp, Wo, wp, C)`` of the tiled region of an NHWC array (explicit strides).
+
+    ``view[n, p, i, q, j, c] = a[n, p*hp + i, q*wp + j, c]``; valid for any strides of ``a``.
+    """
+    N, _, _, C = a.shape
+    (hp, wp), (Ho, Wo) = pool, out_hw
+    sN, sH, sW, sC = a.strides
+    xp = backend.get_namespace(a)
+    return xp.lib.stride_tricks.as_strided(
+        a, shape=(N, Ho, hp, Wo, wp, C), strides=(sN, hp * sH, sH, wp * sW, sW, sC)
+    )
+
+
+def _repeat_columns(s: Array, wp: int) -> Array:
+    """``s (N, Ho, Wo, C)`` repeated ``wp`` times along W, as ``(N, Ho, 1, Wo*wp*C)``.
+
+    Broadcast against ``_tile_rows`` it gives every element of a window its window's value.
+    """
+    N, Ho, Wo, C = s.shape
+    # repeat returns a new C-contiguous array, so this reshape is a view (and only read)
+    return backend.get_namespace(s).repeat(s, wp, axis=2).reshape(N, Ho, 1, Wo * wp * C)
 
 
 class _Windowed(Module):
@@ -34,6 +103,26 @@ class _Windowed(Module):
         """Number of elements ``hp * wp`` in one window."""
         return self.pool[0] * self.pool[1]
 
+    @property
+    def tiled(self) -> bool:
+        """Whether the windows tile the input (``stride == pool``: no overlap, no gaps)."""
+        return self.stride == self.pool
+
+    def _input_hw(self, input_shape: tuple[int, ...] | None) -> tuple[int, int]:
+        H, W = self.cache.x.shape[1:3] if input_shape is None else input_shape[:2]
+        return int(H), int(W)
+
+    def _tiled_output(self, xp: Any, shape: tuple[int, ...], dtype: Any, out_hw: windows.Pair) -> Array:
+        """Uninitialised NHWC array for a tiled adjoint, with the rows and columns that lie in no
+        window (trailing ones, when H or W is not a multiple of the pool) set to exactly 0."""
+        out = xp.empty(shape, dtype=dtype)
+        rows, cols = out_hw[0] * self.pool[0], out_hw[1] * self.pool[1]
+        if rows < shape[1]:
+            out[:, rows:] = 0
+        if cols < shape[2]:
+            out[:, :rows, cols:] = 0
+        return out
+
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         Ho, Wo = windows.check_spatial_input(
             self, tuple(input_shape), self.pool, self.stride, _NO_DILATION, _NO_PAD
@@ -46,10 +135,28 @@ class _Windowed(Module):
         return windows.window_view(x, self.pool, self.stride, _NO_DILATION, (Ho, Wo))
 
     def windows_t(self, v: Array, input_shape: tuple[int, ...] | None = None) -> Array:
-        """Adjoint of ``windows``: ``v (N, Ho, Wo, C, hp, wp)`` summed onto ``(N, H, W, C)``."""
-        H, W = (self.cache.x.shape[1:3]) if input_shape is None else input_shape[:2]
+        """Adjoint of ``windows``: ``v (N, Ho, Wo, C, hp, wp)`` summed onto ``(N, H, W, C)``.
+
+        ``input_shape`` is ``(H, W, C)``, by default that of the last forward input. Tiled pools
+        write each window element to its input position (one strided copy; a ``v`` broadcast along
+        the window axes takes the ``_spread`` path); rows and columns in no window get 0.
+        """
+        if not self.tiled:
+            return self._windows_t_generic(v, input_shape)
+        if all(v.shape[k] == 1 or v.strides[k] == 0 for k in (4, 5)):
+            return self._spread(v[..., 0, 0], input_shape)
+        xp = backend.get_namespace(v)
+        N, Ho, Wo, C = v.shape[:4]
+        out = self._tiled_output(xp, (N, *self._input_hw(input_shape), C), v.dtype, (Ho, Wo))
+        _tile_windows(out, self.pool, (Ho, Wo))[...] = v.transpose(0, 1, 4, 2, 5, 3)
+        return out
+
+    def _windows_t_generic(self, v: Array, input_shape: tuple[int, ...] | None = None) -> Array:
+        """``windows_t`` for any pool: one strided slice-add per window offset onto zeros."""
         parts = v.transpose(4, 5, 0, 1, 2, 3)
-        return windows.window_sum_t(parts, (H, W), self.pool, self.stride, _NO_DILATION, _NO_PAD)
+        return windows.window_sum_t(
+            parts, self._input_hw(input_shape), self.pool, self.stride, _NO_DILATION, _NO_PAD
+        )
 
     def _reduce(self, x: Array, op: str) -> Array:
         Ho, Wo, _ = self.output_shape(tuple(x.shape[1:]))
@@ -59,11 +166,25 @@ class _Windowed(Module):
         """Raw window sums ``S[n, p, q, c] = sum_{a,b} x[n, p*s0 + a, q*s1 + b, c]``."""
         return self._reduce(x, "sum")
 
-    def _spread(self, s: Array) -> Array:
-        """Transpose of ``_window_sum``: each window element receives its window's value of ``s``."""
+    def _spread(self, s: Array, input_shape: tuple[int, ...] | None = None) -> Array:
+        """Transpose of ``_window_sum``: each window element receives its window's value of ``s``.
+
+        Tiled pools: one ``repeat`` along W and one broadcasting write over the
+        ``(N, Ho, hp, Wo*wp*C)`` rows of the tiled region; rows and columns in no window get 0.
+        """
+        if not self.tiled:
+            return self._spread_generic(s, input_shape)
+        xp = backend.get_namespace(s)
+        N, Ho, Wo, C = s.shape
+        out = self._tiled_output(xp, (N, *self._input_hw(input_shape), C), s.dtype, (Ho, Wo))
+        _tile_rows(out, self.pool, (Ho, Wo))[...] = _repeat_columns(s, self.pool[1])
+        return out
+
+    def _spread_generic(self, s: Array, input_shape: tuple[int, ...] | None = None) -> Array:
+        """``_spread`` for any pool, through the generic ``windows_t``."""
         xp = backend.get_namespace(s)
         v = xp.broadcast_to(s[..., None, None], (*s.shape, *self.pool))
-        return self.windows_t(v)
+        return self._windows_t_generic(v, input_shape)
 
 
 class _LinearPool(_Windowed, LinearFamily):
@@ -79,6 +200,25 @@ class _LinearPool(_Windowed, LinearFamily):
 
     def affine_t(self, s: Array, w: Array) -> Array:
         return self._spread(s * w)
+
+    def input_times_affine_t(self, x: Array, s: Array, w: Array) -> Array:
+        """``x * affine_t(s, w)``; for tiled pools fused into one multiply over the tiled rows.
+
+        Bitwise equal to ``x * self.affine_t(s, w)``; inputs in no window get exactly 0.
+        """
+        if not self.tiled:
+            return x * self.affine_t(s, w)
+        t = s * w
+        xp = backend.get_namespace(x, t)
+        Ho, Wo = t.shape[1:3]
+        N = t.shape[0] if x.shape[0] == 1 else x.shape[0]
+        out = self._tiled_output(xp, (N, *x.shape[1:]), numpy.result_type(x.dtype, t.dtype), (Ho, Wo))
+        xp.multiply(
+            _read_rows(x, self.pool, (Ho, Wo)),
+            _repeat_columns(t, self.pool[1]),
+            out=_tile_rows(out, self.pool, (Ho, Wo)),
+        )
+        return out
 
     @property
     def fan_in(self) -> int:
@@ -145,17 +285,57 @@ class MaxPool(_Windowed):
         return self._reduce(X, "max")
 
     def winner_mask(self) -> Array:
-        """Boolean ``(N, Ho, Wo, C, hp, wp)``: which window elements equal the window maximum."""
+        """Boolean ``(N, Ho, Wo, C, hp, wp)``: which window elements equal the window maximum.
+
+        For tiled pools a transposed view of an array in the input's layout (not C-contiguous).
+        """
         return self.cache.get("maxpool.winner_mask", self._compute_winner_mask)
 
     def _compute_winner_mask(self) -> Array:
-        return self.windows(self.cache.x) == self.cache.y[..., None, None]
+        x, y = self.cache.x, self.cache.y
+        if not self.tiled:
+            return self.windows(x) == y[..., None, None]
+        # tiled: compare in the input's layout (no temporary besides the mask), then view the
+        # mask as (N, Ho, Wo, C, hp, wp)
+        xp = backend.get_namespace(x)
+        N, Ho, Wo, C = y.shape
+        hp, wp = self.pool
+        tiles = xp.empty((N, Ho, hp, Wo, wp, C), dtype=bool)
+        xp.equal(_tile_windows(x, self.pool, (Ho, Wo)), y[:, :, None, :, None, :], out=tiles)
+        return tiles.transpose(0, 1, 3, 5, 2, 4)
+
+    def _winner_count(self, mask: Array) -> Array:
+        """Number of maxima per window, ``(N, Ho, Wo, C)``, as integers (``uint8`` when they fit)."""
+        if not self.tiled:
+            return mask.sum(axis=(4, 5))
+        N, Ho, Wo, C, hp, wp = mask.shape
+        acc = numpy.uint8 if hp * wp <= 255 else numpy.int64
+        rows = mask.transpose(0, 1, 4, 2, 5, 3).reshape(N, Ho, hp, Wo * wp * C)
+        per_column = rows[:, :, 0].astype(acc)  # (N, Ho, Wo*wp*C): counts of each window column
+        for a in range(1, hp):
+            per_column += rows[:, :, a]
+        per_column = per_column.reshape(N, Ho, Wo, wp, C)
+        count = per_column[:, :, :, 0].copy()
+        for b in range(1, wp):
+            count += per_column[:, :, :, b]
+        return count
 
     def split_among_winners(self, R: Array) -> Array:
         """Input-shaped ``sum_j [x_i == y_j] R_j / #ties_j`` (winner-take-all, ties split evenly)."""
         mask = self.winner_mask()
-        share = R / mask.sum(axis=(4, 5)).astype(R.dtype)
-        return self.windows_t(mask * share[..., None, None])
+        count = self._winner_count(mask)
+        xp = backend.get_namespace(R)
+        if count.dtype != numpy.uint8:  # uint8 counts convert exactly inside the division, in R's dtype
+            count = count.astype(R.dtype)
+        share = R / count
+        if not self.tiled:
+            return self.windows_t(mask * share[..., None, None])
+        # tiled: one multiply of the mask rows with the shares repeated along W
+        N, Ho, Wo, C, hp, wp = mask.shape
+        rows = mask.transpose(0, 1, 4, 2, 5, 3).reshape(N, Ho, hp, Wo * wp * C)
+        out = self._tiled_output(xp, (N, *self._input_hw(None), C), share.dtype, (Ho, Wo))
+        xp.multiply(rows, _repeat_columns(share, wp), out=_tile_rows(out, self.pool, (Ho, Wo)))
+        return out
 
     def _backward(self, DY: Array) -> Array:
         return self.split_among_winners(DY)
