@@ -187,6 +187,13 @@ class Convolution(LinearFamily):
         """
         return conv_columns.from_chwn(self._affine_t_chwn(s, w), self.padding)
 
+    def input_times_affine_t(self, x: Array, s: Array, w: Array) -> Array:
+        """``x * affine_t(s, w)``, multiplied straight from the transposed pass's buffer (one pass less)."""
+        buf = self._affine_t_chwn(s, w)
+        (top, bottom), (left, right) = self.padding
+        _, Hp, Wp, _ = buf.shape
+        return x * buf[:, top : Hp - bottom, left : Wp - right, :].transpose(3, 1, 2, 0)
+
     def affine_t_many(self, s: Array, ws: Sequence[Array]) -> list[Array]:
         """``[affine_t(s, w) for w in ws]`` as one transposed pass with the weights stacked along ``d``."""
         xp = backend.get_namespace(s, *ws)

@@ -6,7 +6,7 @@ parameters only (never from the relevance), so ``lrp_aware`` memoisation is exac
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable
 from typing import Any
 
 from .. import backend
@@ -121,72 +121,9 @@ def split_affine_t(
     """``x+ ⊙ affine_t(s, w_pos) + x- ⊙ affine_t(s, w_neg)``, the transposed passes as one
     (``LinearFamily.affine_t_many``); ``None`` drops the second term."""
     if xneg is None or w_neg is None:
-        return xpos * layer.affine_t(s, w_pos)
+        return layer.input_times_affine_t(xpos, s, w_pos)
     t_pos, t_neg = layer.affine_t_many(s, [w_pos, w_neg])
     return xpos * t_pos + xneg * t_neg
-
-
-def stacked_halves(ws: Sequence[Array]) -> tuple[Array, bool] | None:
-    """If ``ws`` are the two halves of one ``weight_parts`` stack, return ``(stack, swapped)``.
-
-    ``swapped`` is true for the order ``[second half, first half]``.
-    """
-    if len(ws) != 2 or ws[0].ndim == 0:
-        return None
-    base = ws[0].base
-    if base is None or ws[1].base is not base or base.shape[-1] != 2 * ws[0].shape[-1]:
-        return None
-    n = ws[0].shape[-1]
-    first, second = base[..., :n], base[..., n:]
-    for view, swapped in (((ws[0], ws[1]), False), ((ws[1], ws[0]), True)):
-        if _same_view(view[0], first) and _same_view(view[1], second):
-            return base, swapped
-    return None
-
-
-def _same_view(a: Array, b: Array) -> bool:
-    return a.shape == b.shape and a.strides == b.strides and _address(a) == _address(b)
-
-
-def _address(a: Array) -> int:
-    return int(a.__array_interface__["data"][0]) if hasattr(a, "__array_interface__") else int(a.data.ptr)
-
-
-def can_stack(ws: Sequence[Array]) -> bool:
-    """Weights with an output-channel axis can be stacked along it (pools' 0-d weights cannot)."""
-    return len(ws) > 1 and all(w.ndim >= 1 for w in ws)
-
-
-def affine_many(layer: LinearFamily, x: Array, ws: Sequence[Array]) -> list[Array]:
-    """``[affine(x, w) for w in ws]`` (no bias), as one stacked pass when the weights allow it."""
-    if not can_stack(ws):
-        return [layer.affine(x, w) for w in ws]
-    halves = stacked_halves(ws)
-    if halves is not None:
-        stack, swapped = halves
-        z = layer.affine(x, stack)
-        n = ws[0].shape[-1]
-        parts = [z[..., :n], z[..., n:]]
-        return parts[::-1] if swapped else parts
-    xp = backend.get_namespace(x, *ws)
-    z = layer.affine(x, xp.concatenate(list(ws), axis=-1))
-    n = ws[0].shape[-1]
-    return [z[..., k * n : (k + 1) * n] for k in range(len(ws))]
-
-
-def affine_t_sum(layer: LinearFamily, ss: Sequence[Array], ws: Sequence[Array]) -> Array:
-    """``sum_k affine_t(ss[k], ws[k])``, as one stacked transposed pass when the weights allow it."""
-    if not can_stack(ws):
-        total = layer.affine_t(ss[0], ws[0])
-        for s, w in zip(ss[1:], ws[1:], strict=True):
-            total = total + layer.affine_t(s, w)
-        return total
-    xp = backend.get_namespace(*ss, *ws)
-    halves = stacked_halves(ws)
-    if halves is not None:
-        stack, swapped = halves
-        return layer.affine_t(xp.concatenate(list(ss[::-1] if swapped else ss), axis=-1), stack)
-    return layer.affine_t(xp.concatenate(list(ss), axis=-1), xp.concatenate(list(ws), axis=-1))
 
 
 def ones_input(layer: Any) -> Array:

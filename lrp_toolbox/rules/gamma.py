@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from .. import backend
 from .._typing import Array
 from ..errors import RuleError
-from ._ops import affine_many, affine_t_sum, input_parts, memo, output_z
+from ._ops import input_parts, memo, output_z, split_affine, split_affine_t, swapped_halves
 from .base import Rule, book_part
 from .stabilizer import check_stabilizer, ratio, stabilize, zero_mask
 from .zrules import DEFAULT_STABILIZER, _check_bias
@@ -102,19 +102,33 @@ class Gamma(Rule):
         raw, den, mask = memo(layer, ("den", self.cache_key), prepare)
         s, dropped = ratio(R, den, mask)
         book_part(book, 1.0, R, s, den, raw, bterm, dropped)
-        return x * layer.affine_t(s, wp)
+        return layer.input_times_affine_t(x, s, wp)
+
+    def _stacked(self, layer: Any) -> Array | None:
+        """``[w+γ, w-γ]`` stacked along the output axis (``None`` for a pool's 0-d weight)."""
+        wp, wn = self._weights(layer)
+        if wp.ndim == 0:
+            return None
+        xp = backend.get_namespace(wp)
+        return memo(layer, ("gamma.w+-", self.gamma), lambda: xp.concatenate([wp, wn], axis=-1))
 
     def _generalized(self, layer: Any, R: Array, book: Book | None) -> Array:
         xp = backend.get_namespace(R)
         wp, wn = self._weights(layer)
+        both = self._stacked(layer)
         xpos, xneg = input_parts(layer)
         z = output_z(layer, layer.lrp_bias is not None)
 
         def prepare() -> tuple[Array, ...]:
-            zpos, zneg = affine_many(layer, xpos, [wp, wn])  # positive-output / negative-output sums
-            if xneg is not None:
-                a, c = affine_many(layer, xneg, [wn, wp])
-                zpos, zneg = zpos + a, zneg + c
+            # positive-output sum x+ w+γ + x- w-γ and negative-output sum x+ w-γ + x- w+γ
+            if both is None:
+                zpos, zneg = layer.affine(xpos, wp), layer.affine(xpos, wn)
+                if xneg is not None:
+                    zpos, zneg = zpos + layer.affine(xneg, wn), zneg + layer.affine(xneg, wp)
+            else:
+                z2 = split_affine(layer, xpos, xneg, both, None if xneg is None else swapped_halves(both))
+                n = wp.shape[-1]
+                zpos, zneg = z2[..., :n], z2[..., n:]
             bp, bn = self._biases(layer)
             if bp is not None:
                 zpos, zneg = zpos + bp, zneg + bn
@@ -130,7 +144,10 @@ class Gamma(Rule):
         book_part(book, 1.0, R, s, den, raw, bterm, dropped)
         zero = R.dtype.type(0)
         sp, sn = xp.where(pos, s, zero), xp.where(neg, s, zero)
-        R_in = xpos * affine_t_sum(layer, [sp, sn], [wp, wn])
-        if xneg is not None:
-            R_in = R_in + xneg * affine_t_sum(layer, [sp, sn], [wn, wp])
-        return R_in
+        if both is None:
+            R_in = xpos * (layer.affine_t(sp, wp) + layer.affine_t(sn, wn))
+            if xneg is not None:
+                R_in = R_in + xneg * (layer.affine_t(sp, wn) + layer.affine_t(sn, wp))
+            return R_in
+        S = xp.concatenate([sp, sn], axis=-1)
+        return split_affine_t(layer, S, xpos, xneg, both, None if xneg is None else swapped_halves(both))

@@ -141,7 +141,7 @@ def _split_transpose(layer: Any, s_pos: Array | None, s_neg: Array | None) -> Ar
         R_in = None
         for xpart, s in ((xpos, s_pos), (xneg, s_neg)):
             if xpart is not None and s is not None:
-                term = xpart * layer.affine_t(s, w)
+                term = layer.input_times_affine_t(xpart, s, w)
                 R_in = term if R_in is None else R_in + term
         return _zeros_like(x) if R_in is None else R_in
     if s_pos is None and s_neg is None:
@@ -215,7 +215,7 @@ def _propagate_unsplit(rule: ZPlus, layer: Any, R: Array, book: Book | None) -> 
     )
     s, dropped = ratio(R, den, mask)
     book_part(book, 1.0, R, s, den, raw, bterm, dropped)
-    return x * layer.affine_t(s, wpos)
+    return layer.input_times_affine_t(x, s, wpos)
 
 
 def _part_den_plain(

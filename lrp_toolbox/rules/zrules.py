@@ -29,7 +29,7 @@ def propagate_z(rule: Any, layer: Any, R: Array, eps: float, book: Book | None) 
     z = output_z(layer, with_bias)
     den, mask = memo(layer, ("den", rule.cache_key), lambda: _den_mask(z, eps, rule.stabilizer_form))
     s, dropped = ratio(R, den, mask)
-    R_in = layer.cache.x * layer.affine_t(s, layer.lrp_weight)
+    R_in = layer.input_times_affine_t(layer.cache.x, s, layer.lrp_weight)
     book_part(book, 1.0, R, s, den, z, layer.lrp_bias if with_bias else None, dropped)
     return R_in
 
