@@ -294,6 +294,6 @@ def test_stacked_passes_equal_separate_passes(rng, shape, filtersize, stride, pa
     expected = layer.affine(x1, w1) + layer.affine(x2, w2) + layer.B
     got = layer.affine_sum([x1, x2], [w1, w2], layer.B)
     numpy.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-13)
-    t1, t2 = layer.affine_t_many(S, [w1, w2])
+    t1, t2 = layer.affine_t_many([S], [w1, w2])
     numpy.testing.assert_allclose(t1, layer.affine_t(S, w1), rtol=1e-12, atol=1e-13)
     numpy.testing.assert_allclose(t2, layer.affine_t(S, w2), rtol=1e-12, atol=1e-13)

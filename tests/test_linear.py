@@ -207,6 +207,6 @@ def test_affine_sum_and_affine_t_many_equal_separate_passes(rng):
     expected = x1 @ w1 + x2 @ w2 + layer.B
     numpy.testing.assert_allclose(layer.affine_sum([x1, x2], [w1, w2], layer.B), expected, rtol=1e-13)
     S = rng.standard_normal((4, 3))
-    t1, t2 = layer.affine_t_many(S, [w1, w2])
+    t1, t2 = layer.affine_t_many([S], [w1, w2])
     numpy.testing.assert_allclose(t1, S @ w1.T, rtol=1e-13)
     numpy.testing.assert_allclose(t2, S @ w2.T, rtol=1e-13)

@@ -161,21 +161,27 @@ class Convolution(LinearFamily):
         xp = backend.get_namespace(*xs, *ws)
         return self._affine_chwn(xs, xp.concatenate(list(ws), axis=2), b)
 
-    def _affine_t_chwn(self, s: Array, w: Array) -> Array:
-        """``affine_t(s, w)`` as a padded ``(d, Hp, Wp, N)`` buffer (``d = w.shape[2]``)."""
-        xp = backend.get_namespace(s, w)
+    def _affine_t_chwn(self, ss: Sequence[Array], w: Array) -> Array:
+        """``affine_t(s, w)`` as a padded ``(d, Hp, Wp, N)`` buffer (``d = w.shape[2]``), where ``s``
+        is the concatenation of the blocks ``ss`` along the output-channel axis."""
+        xp = backend.get_namespace(*ss, w)
         h, ww, d, n = w.shape
-        N = s.shape[0]
+        N = ss[0].shape[0]
+        dtype = ss[0].dtype
         x_shape = self.cache.x.shape
-        _, Wo, bands = self._bands(x_shape, h * ww * d, s.dtype.itemsize)
+        _, Wo, bands = self._bands(x_shape, h * ww * d, dtype.itemsize)
         wK = w.reshape(h * ww * d, n)
-        sT = s.transpose(3, 1, 2, 0)
         H, W = x_shape[1:3]
-        buf = xp.zeros((d, H + sum(self.padding[0]), W + sum(self.padding[1]), N), dtype=s.dtype)
+        buf = xp.zeros((d, H + sum(self.padding[0]), W + sum(self.padding[1]), N), dtype=dtype)
         for band in bands:
             rows = band[1] - band[0]
-            s_band = xp.ascontiguousarray(sT[:, band[0] : band[1]]).reshape(n, rows * Wo * N)
-            parts = (wK @ s_band).reshape(h, ww, d, rows, Wo, N)
+            s_band = xp.empty((n, rows, Wo, N), dtype=dtype)
+            start = 0
+            for s in ss:  # each block transposed straight into its rows: no concatenated copy
+                stop = start + s.shape[-1]
+                s_band[start:stop] = s[:, band[0] : band[1]].transpose(3, 1, 2, 0)
+                start = stop
+            parts = (wK @ s_band.reshape(n, rows * Wo * N)).reshape(h, ww, d, rows, Wo, N)
             conv_columns.add_columns(buf, parts, self.stride, self.dilation, band)
         return buf
 
@@ -185,20 +191,22 @@ class Convolution(LinearFamily):
         Per band of output rows one GEMM ``w.reshape(K, n) @ sT`` gives every kernel offset's share,
         added onto a ``(d, Hp, Wp, N)`` buffer with one slice-add per offset (``conv_columns``).
         """
-        return conv_columns.from_chwn(self._affine_t_chwn(s, w), self.padding)
+        return conv_columns.from_chwn(self._affine_t_chwn([s], w), self.padding)
 
     def input_times_affine_t(self, x: Array, s: Array, w: Array) -> Array:
         """``x * affine_t(s, w)``, multiplied straight from the transposed pass's buffer (one pass less)."""
-        buf = self._affine_t_chwn(s, w)
+        buf = self._affine_t_chwn([s], w)
         (top, bottom), (left, right) = self.padding
         _, Hp, Wp, _ = buf.shape
         return x * buf[:, top : Hp - bottom, left : Wp - right, :].transpose(3, 1, 2, 0)
 
-    def affine_t_many(self, s: Array, ws: Sequence[Array]) -> list[Array]:
-        """``[affine_t(s, w) for w in ws]`` as one transposed pass with the weights stacked along ``d``."""
-        xp = backend.get_namespace(s, *ws)
+    def affine_t_many(self, ss: Sequence[Array], ws: Sequence[Array]) -> list[Array]:
+        """``[affine_t(concatenate(ss, -1), w) for w in ws]`` as one transposed pass, the weights
+        stacked along ``d`` and the blocks ``ss`` never concatenated."""
+        xp = backend.get_namespace(*ss, *ws)
         d = ws[0].shape[2]
-        out = conv_columns.from_chwn(self._affine_t_chwn(s, xp.concatenate(list(ws), axis=2)), self.padding)
+        w = ws[0] if len(ws) == 1 else xp.concatenate(list(ws), axis=2)
+        out = conv_columns.from_chwn(self._affine_t_chwn(ss, w), self.padding)
         return [out[..., k * d : (k + 1) * d] for k in range(len(ws))]
 
     # ------------------------------------------------------------------ passes

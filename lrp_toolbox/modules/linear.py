@@ -90,10 +90,12 @@ class Linear(LinearFamily):
         xp = backend.get_namespace(*xs, *ws)
         return self.affine(xp.concatenate(list(xs), axis=1), xp.concatenate(list(ws), axis=0), b)
 
-    def affine_t_many(self, s: Array, ws: Sequence[Array]) -> list[Array]:
-        """``[s @ w.T for w in ws]`` as one GEMM with the weights stacked along the input axis."""
-        xp = backend.get_namespace(s, *ws)
-        out = s @ xp.concatenate(list(ws), axis=0).T
+    def affine_t_many(self, ss: Sequence[Array], ws: Sequence[Array]) -> list[Array]:
+        """``[concatenate(ss, 1) @ w.T for w in ws]`` as one GEMM with the weights stacked along the
+        input axis."""
+        xp = backend.get_namespace(*ss, *ws)
+        s = ss[0] if len(ss) == 1 else xp.concatenate(list(ss), axis=1)
+        out = s @ (ws[0] if len(ws) == 1 else xp.concatenate(list(ws), axis=0)).T
         m = ws[0].shape[0]
         return [out[:, k * m : (k + 1) * m] for k in range(len(ws))]
 

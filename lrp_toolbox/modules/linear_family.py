@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .. import backend
 from .._typing import Array
 from .base import Module
 
@@ -61,8 +62,17 @@ class LinearFamily(Module):
             total += b
         return total
 
-    def affine_t_many(self, s: Array, ws: Sequence[Array]) -> list[Array]:
-        """``[affine_t(s, w) for w in ws]``; layers with a channel axis stack the weights along it."""
+    def affine_t_many(self, ss: Sequence[Array], ws: Sequence[Array]) -> list[Array]:
+        """``[affine_t(s, w) for w in ws]`` with ``s`` the blocks ``ss`` concatenated along the
+        output-channel (last) axis, e.g. ``[s+, s-]`` for stacked weights ``[w+, w-]``.
+
+        Layers with a channel axis compute it as one pass, the weights stacked along the input
+        channels; pools (0-d weights) take a single block.
+        """
+        if len(ss) != 1:
+            s = backend.get_namespace(*ss).concatenate(list(ss), axis=-1)
+        else:
+            s = ss[0]
         return [self.affine_t(s, w) for w in ws]
 
     def input_times_affine_t(self, x: Array, s: Array, w: Array) -> Array:

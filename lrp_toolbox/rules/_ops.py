@@ -6,7 +6,7 @@ parameters only (never from the relevance), so ``lrp_aware`` memoisation is exac
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 from .. import backend
@@ -116,13 +116,21 @@ def split_affine(
 
 
 def split_affine_t(
-    layer: LinearFamily, s: Array, xpos: Array, xneg: Array | None, w_pos: Array, w_neg: Array | None
+    layer: LinearFamily,
+    ss: Sequence[Array],
+    xpos: Array,
+    xneg: Array | None,
+    w_pos: Array,
+    w_neg: Array | None,
 ) -> Array:
-    """``x+ ⊙ affine_t(s, w_pos) + x- ⊙ affine_t(s, w_neg)``, the transposed passes as one
-    (``LinearFamily.affine_t_many``); ``None`` drops the second term."""
+    """``x+ ⊙ affine_t(s, w_pos) + x- ⊙ affine_t(s, w_neg)`` with ``s`` the blocks ``ss`` stacked
+    along the output channels, as one transposed pass (``LinearFamily.affine_t_many``); ``None``
+    drops the second term."""
     if xneg is None or w_neg is None:
-        return layer.input_times_affine_t(xpos, s, w_pos)
-    t_pos, t_neg = layer.affine_t_many(s, [w_pos, w_neg])
+        if len(ss) == 1:
+            return layer.input_times_affine_t(xpos, ss[0], w_pos)
+        return xpos * layer.affine_t_many(ss, [w_pos])[0]
+    t_pos, t_neg = layer.affine_t_many(ss, [w_pos, w_neg])
     return xpos * t_pos + xneg * t_neg
 
 

@@ -149,5 +149,5 @@ class Gamma(Rule):
             if xneg is not None:
                 R_in = R_in + xneg * (layer.affine_t(sp, wn) + layer.affine_t(sn, wp))
             return R_in
-        S = xp.concatenate([sp, sn], axis=-1)
-        return split_affine_t(layer, S, xpos, xneg, both, None if xneg is None else swapped_halves(both))
+        swapped = None if xneg is None else swapped_halves(both)
+        return split_affine_t(layer, [sp, sn], xpos, xneg, both, swapped)

@@ -72,7 +72,7 @@ def _part_den(
         raw, empty, known = z, z == 0, sign
     else:
         raw, empty, known = z + bterm, (z == 0) & (bterm == 0), None
-    den = stabilize(raw, eps, form, sign=known)
+    den = stabilize(raw, eps, form, sign=known, zero=empty if folded else None)
     return raw, den, zero_mask(den, empty, den_nonzero=denominator_nonzero(eps, form, known))
 
 
@@ -119,12 +119,12 @@ def propagate_split(
         s_pos, dropped = ratio(R, den, mask)
         book_part(book, alpha, R, s_pos, den, raw, bp, dropped)
         if alpha != 1:
-            s_pos = s_pos * R.dtype.type(alpha)
+            s_pos *= R.dtype.type(alpha)
     if use_n:
         raw, den, mask = dn
         s_neg, dropped = ratio(R, den, mask)
         book_part(book, -beta, R, s_neg, den, raw, bn, dropped)
-        s_neg = s_neg * R.dtype.type(-beta)
+        s_neg *= R.dtype.type(-beta)
     return _split_transpose(layer, s_pos, s_neg)
 
 
@@ -148,14 +148,13 @@ def _split_transpose(layer: Any, s_pos: Array | None, s_neg: Array | None) -> Ar
         return _zeros_like(x)
     if s_neg is None:
         wpos, wneg = weight_parts(layer, need_neg=xneg is not None)
-        return split_affine_t(layer, s_pos, xpos, xneg, wpos, wneg)
+        return split_affine_t(layer, [s_pos], xpos, xneg, wpos, wneg)
     both = stacked_weight_parts(layer)
     n = w.shape[-1]
     if s_pos is None:
-        return split_affine_t(layer, s_neg, xpos, xneg, both[..., n:], both[..., :n])
-    xp = backend.get_namespace(s_pos)
-    S = xp.concatenate([s_pos, s_neg], axis=-1)
-    return split_affine_t(layer, S, xpos, xneg, both, None if xneg is None else swapped_halves(both))
+        return split_affine_t(layer, [s_neg], xpos, xneg, both[..., n:], both[..., :n])
+    swapped = None if xneg is None else swapped_halves(both)
+    return split_affine_t(layer, [s_pos, s_neg], xpos, xneg, both, swapped)
 
 
 def _zeros_like(a: Array) -> Array:

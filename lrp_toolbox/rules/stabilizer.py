@@ -41,7 +41,9 @@ def sign(z: Array) -> Array:
     return xp.where(z >= 0, z.dtype.type(1), z.dtype.type(-1))
 
 
-def stabilize(z: Array, epsilon: float, form: str = "signed", sign: int | None = None) -> Array:
+def stabilize(
+    z: Array, epsilon: float, form: str = "signed", sign: int | None = None, zero: Array | None = None
+) -> Array:
     """Stabilised denominator.
 
     Parameters
@@ -58,6 +60,8 @@ def stabilize(z: Array, epsilon: float, form: str = "signed", sign: int | None =
     sign : {None, +1, -1}
         Optional promise that every ``z_j >= 0`` (+1) or every ``z_j <= 0`` (-1); it only skips
         work, the result is the same.
+    zero : bool ndarray, optional
+        ``z == 0`` when the caller has it already (used with ``sign=-1``).
 
     Returns
     -------
@@ -72,7 +76,7 @@ def stabilize(z: Array, epsilon: float, form: str = "signed", sign: int | None =
         return z + eps
     if form == "signed" and sign == -1:
         den = z - eps
-        zero = z == 0  # s(0) = +1
+        zero = z == 0 if zero is None else zero  # s(0) = +1
         return xp.where(zero, eps, den) if bool(zero.any()) else den
     if form == "signed":  # z + 0.0 turns -0.0 into +0.0, so that s(-0.0) = +1 as well
         return z + xp.copysign(eps, z + z.dtype.type(0))

@@ -120,7 +120,7 @@ class ZBox(Rule):
         s, dropped = ratio(R, den, mask)
         book_part(book, 1.0, R, s, den, raw, None, dropped)
         # x A_w^T s - l A_{w+}^T s - h A_{w-}^T s = (x - l) A_{w+}^T s + (x - h) A_{w-}^T s
-        R_in = (x - low) * layer.affine_t(s, wpos)
-        if wneg is not None:
-            R_in = R_in + (x - high) * layer.affine_t(s, wneg)
-        return R_in
+        if wneg is None:
+            return (x - low) * layer.affine_t(s, wpos)
+        t_pos, t_neg = layer.affine_t_many([s], [wpos, wneg])
+        return (x - low) * t_pos + (x - high) * t_neg
