@@ -303,6 +303,8 @@ def test_stabilize_forms():
     assert stabilize(z, 0.5, "zero_only").tolist() == [-2.0, 0.5, 0.5, 3.0]
     assert sign(z).tolist() == [-1.0, 1.0, 1.0, 1.0]
     assert stabilize(z, 0.0) is z
+    assert float(stabilize(numpy.asarray(4.0), 0.5)) == 4.5  # 0-d denominators (Flat on MaxPool)
+    assert float(stabilize(numpy.asarray(-0.0), 0.5)) == 0.5
 
 
 @pytest.mark.parametrize("form", ["signed", "unsigned", "zero_only"])

@@ -79,7 +79,9 @@ def stabilize(
         zero = z == 0 if zero is None else zero  # s(0) = +1
         return xp.where(zero, eps, den) if bool(zero.any()) else den
     if form == "signed":  # z + 0.0 turns -0.0 into +0.0, so that s(-0.0) = +1 as well
-        return z + xp.copysign(eps, z + z.dtype.type(0))
+        den = xp.copysign(eps, z + z.dtype.type(0))
+        den += z
+        return den
     if form == "zero_only":
         return z + (z == 0) * eps
     raise RuleError(f"stabilizer_form must be one of {STABILIZER_FORMS}, got {form!r}")

@@ -110,9 +110,10 @@ class ZBox(Rule):
         low, high = self._bound(layer, self.low), self._bound(layer, self.high)
 
         def prepare() -> tuple[Array, Array, Array | None]:
-            raw = layer.affine(x, w) - layer.affine(low, wpos)
+            bounds = layer.affine(low, wpos)  # one sample: the bounds are the same for every sample
             if wneg is not None:
-                raw = raw - layer.affine(high, wneg)
+                bounds = bounds + layer.affine(high, wneg)
+            raw = layer.affine(x, w) - bounds
             den = stabilize(raw, self.stabilizer, self.stabilizer_form)
             return raw, den, zero_mask(den)
 
