@@ -112,7 +112,8 @@ def propagate(
     for i in range(len(layers) - 1, -1, -1):
         layer, rule = layers[i], rules[i]
         book = Book() if ledger is not None else None
-        R_in = rule.propagate(layer, R, book)
+        with layer.cache.call_scope():
+            R_in = rule.propagate(layer, R, book)
         if ledger is not None:
             ledger.record(offset + i, layer, rule, R, R_in, book)  # type: ignore[arg-type]
         R = R_in

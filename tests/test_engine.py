@@ -283,3 +283,23 @@ def test_module_lrp_single_layer_and_composite():
     relu = Rect()
     relu.forward(x)
     assert numpy.array_equal(relu.lrp(R[:, :1].repeat(3, axis=1), ZPlus()), R[:, :1].repeat(3, axis=1))
+
+
+def test_call_scope_memoises_within_one_rule_call_only():
+    from lrp_toolbox.modules.base import ForwardCache
+
+    cache = ForwardCache(numpy.zeros(2), numpy.zeros(2))
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return len(calls)
+
+    assert cache.get("k", compute) == 1 and cache.get("k", compute) == 2  # plain forward: no memo
+    with cache.call_scope():
+        assert cache.get("k", compute) == 3 and cache.get("k", compute) == 3
+    assert cache.scratch is None and cache.get("k", compute) == 4
+    aware = ForwardCache(numpy.zeros(2), numpy.zeros(2), memo={})
+    with aware.call_scope():
+        aware.get("k", compute)
+    assert aware.scratch is None and "k" in aware.memo

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping
+import contextlib
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType, ModuleType
 from typing import Any, ClassVar
@@ -26,23 +27,41 @@ class ForwardCache:
         The layer output.
     memo : dict or None
         ``None`` for a plain forward; a dict when the forward ran with ``lrp_aware=True``.
+    scratch : dict or None
+        While one rule runs on the layer after a plain forward (``call_scope``): values computed
+        twice within that call (input and weight parts) are computed once. Dropped at its end.
     """
 
     x: Array
     y: Array
     memo: dict[Hashable, Any] | None = None
+    scratch: dict[Hashable, Any] | None = field(default=None, repr=False)
 
     def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
-        """Return ``compute()``, memoised under ``key`` when the forward was ``lrp_aware``.
+        """Return ``compute()``, memoised under ``key`` when the forward was ``lrp_aware`` (for
+        every later call) or inside ``call_scope`` (for the rest of that call).
 
         The memoised value is produced by the same call as in plain mode, so results are bitwise
         identical with and without ``lrp_aware``.
         """
-        if self.memo is None:
+        store = self.memo if self.memo is not None else self.scratch
+        if store is None:
             return compute()
-        if key not in self.memo:
-            self.memo[key] = compute()
-        return self.memo[key]
+        if key not in store:
+            store[key] = compute()
+        return store[key]
+
+    @contextlib.contextmanager
+    def call_scope(self) -> Iterator[None]:
+        """Memoise for the duration of one rule call (a no-op after an ``lrp_aware`` forward)."""
+        if self.memo is not None:
+            yield
+            return
+        self.scratch = {}
+        try:
+            yield
+        finally:
+            self.scratch = None
 
     def nbytes(self) -> int:
         """Bytes held by the memo (arrays only; ``x`` and ``y`` are not counted)."""
