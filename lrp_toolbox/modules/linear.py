@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy
 
-from .. import backend
 from .._typing import Array
 from ..errors import ShapeError
 from .linear_family import LinearFamily
@@ -84,20 +81,6 @@ class Linear(LinearFamily):
 
     def affine_t(self, s: Array, w: Array) -> Array:
         return s @ w.T
-
-    def affine_sum(self, xs: Sequence[Array], ws: Sequence[Array], b: Array | None = None) -> Array:
-        """``sum_k xs[k] @ ws[k] (+ b)`` as one GEMM ``[xs[0], xs[1], ...] @ [ws[0]; ws[1]; ...]``."""
-        xp = backend.get_namespace(*xs, *ws)
-        return self.affine(xp.concatenate(list(xs), axis=1), xp.concatenate(list(ws), axis=0), b)
-
-    def affine_t_many(self, ss: Sequence[Array], ws: Sequence[Array]) -> list[Array]:
-        """``[concatenate(ss, 1) @ w.T for w in ws]`` as one GEMM with the weights stacked along the
-        input axis."""
-        xp = backend.get_namespace(*ss, *ws)
-        s = ss[0] if len(ss) == 1 else xp.concatenate(list(ss), axis=1)
-        out = s @ (ws[0] if len(ws) == 1 else xp.concatenate(list(ws), axis=0)).T
-        m = ws[0].shape[0]
-        return [out[:, k * m : (k + 1) * m] for k in range(len(ws))]
 
     def _forward(self, X: Array) -> Array:
         return self.affine(X, self.W, self.B)
