@@ -59,21 +59,24 @@ def _part_sums(
 
 
 def _part_den(
-    z: Array, bterm: Array | None, folded: bool, eps: float, form: str, sign: int
-) -> tuple[Array, Array, Array | None]:
+    z: Array, bterm: Array | None, folded: bool, eps: float, form: str, sign: int, in_place: bool = False
+) -> tuple[Array | None, Array, Array | None]:
     """``(raw, stab(raw), mask)`` of the part with sign ``sign``; a part whose contributions and bias
     share are all 0 is empty and passes nothing (``mask``).
 
     ``folded``: ``z`` already holds the bias share, which has the part's sign (or there is none), so
     every term of ``raw = z`` has the sign ``sign`` and ``raw == 0`` exactly when all are 0.
-    Otherwise ``raw = z + bterm`` with a bias of either sign (``bias='full'``).
+    Otherwise ``raw = z + bterm`` with a bias of either sign (``bias='full'``). ``in_place``: ``z`` is
+    a temporary of this call and no ledger reads ``raw``, so ``stab(raw)`` may overwrite it (then
+    ``raw`` is returned as ``None``).
     """
     if folded:
         raw, empty, known = z, z == 0, sign
     else:
         raw, empty, known = z + bterm, (z == 0) & (bterm == 0), None
-    den = stabilize(raw, eps, form, sign=known, zero=empty if folded else None)
-    return raw, den, zero_mask(den, empty, den_nonzero=denominator_nonzero(eps, form, known))
+    den = stabilize(raw, eps, form, sign=known, zero=empty if folded else None, out=raw if in_place else None)
+    mask = zero_mask(den, empty, den_nonzero=denominator_nonzero(eps, form, known))
+    return (None if in_place else raw), den, mask
 
 
 def propagate_split(
@@ -107,22 +110,26 @@ def propagate_split(
             if not used:
                 book.add("created", -coef * per_sample(R))
 
+    # after a plain forward and without a ledger the part sums and denominators die with this call:
+    # denominators and ratios then reuse their buffers (fewer fresh pages; same values)
+    transient = layer.cache.memo is None and book is None
+
     def denominators() -> tuple[Any, Any]:
-        dp = _part_den(zp, bp, folded, eps, form, +1) if use_p else None
-        dn = _part_den(zn, bn, folded, eps, form, -1) if use_n else None
+        dp = _part_den(zp, bp, folded, eps, form, +1, transient) if use_p else None
+        dn = _part_den(zn, bn, folded, eps, form, -1, transient) if use_n else None
         return dp, dn
 
     dp, dn = memo(layer, ("den", rule.cache_key), denominators)
     s_pos = s_neg = None
     if use_p:
         raw, den, mask = dp
-        s_pos, dropped = ratio(R, den, mask)
+        s_pos, dropped = ratio(R, den, mask, out=den if transient and den.shape == R.shape else None)
         book_part(book, alpha, R, s_pos, den, raw, bp, dropped)
         if alpha != 1:
             s_pos *= R.dtype.type(alpha)
     if use_n:
         raw, den, mask = dn
-        s_neg, dropped = ratio(R, den, mask)
+        s_neg, dropped = ratio(R, den, mask, out=den if transient and den.shape == R.shape else None)
         book_part(book, -beta, R, s_neg, den, raw, bn, dropped)
         s_neg *= R.dtype.type(-beta)
     return _split_transpose(layer, s_pos, s_neg)

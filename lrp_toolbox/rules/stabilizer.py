@@ -42,7 +42,12 @@ def sign(z: Array) -> Array:
 
 
 def stabilize(
-    z: Array, epsilon: float, form: str = "signed", sign: int | None = None, zero: Array | None = None
+    z: Array,
+    epsilon: float,
+    form: str = "signed",
+    sign: int | None = None,
+    zero: Array | None = None,
+    out: Array | None = None,
 ) -> Array:
     """Stabilised denominator.
 
@@ -62,6 +67,9 @@ def stabilize(
         work, the result is the same.
     zero : bool ndarray, optional
         ``z == 0`` when the caller has it already (used with ``sign=-1``).
+    out : ndarray, optional
+        Where a one-pass result may be written (``z`` itself when the caller no longer needs it);
+        used by the forms that ``sign`` reduces to one pass.
 
     Returns
     -------
@@ -73,11 +81,13 @@ def stabilize(
     xp = backend.get_namespace(z)
     eps = z.dtype.type(epsilon)
     if form == "unsigned" or (form == "signed" and sign == 1):
-        return z + eps
+        return xp.add(z, eps, out=out)
     if form == "signed" and sign == -1:
-        den = z - eps
         zero = z == 0 if zero is None else zero  # s(0) = +1
-        return xp.where(zero, eps, den) if bool(zero.any()) else den
+        den = xp.subtract(z, eps, out=out)
+        if bool(zero.any()):
+            den[zero] = eps
+        return den
     if form == "signed":  # z + 0.0 turns -0.0 into +0.0, so that s(-0.0) = +1 as well
         den = xp.copysign(eps, z + z.dtype.type(0))
         den += z
@@ -123,7 +133,9 @@ def zero_mask(den: Array, drop: Array | None = None, den_nonzero: bool = False) 
     return Dropped(zero, xp.where(zero, den.dtype.type(1), den))
 
 
-def ratio(R: Array, den: Array, dropped: Dropped | None) -> tuple[Array, Array | None]:
+def ratio(
+    R: Array, den: Array, dropped: Dropped | None, out: Array | None = None
+) -> tuple[Array, Array | None]:
     """``s = R / den`` with the toolbox's 0/0 policy.
 
     Outputs whose stabilised denominator is exactly 0 (possible only with a zero stabiliser or the
@@ -138,6 +150,9 @@ def ratio(R: Array, den: Array, dropped: Dropped | None) -> tuple[Array, Array |
         Stabilised denominators.
     dropped : Dropped or None
         ``zero_mask(den, drop)`` (``None``: no output is dropped).
+    out : ndarray of the shape of ``R``, optional
+        Where ``s`` may be written when no output is dropped (``den`` itself when the caller no
+        longer needs it).
 
     Returns
     -------
@@ -146,6 +161,6 @@ def ratio(R: Array, den: Array, dropped: Dropped | None) -> tuple[Array, Array |
         Where ``s`` was set to 0 (``None`` when nowhere), for the conservation ledger.
     """
     if dropped is None:
-        return R / den, None
+        return backend.get_namespace(R, den).divide(R, den, out=out), None
     xp = backend.get_namespace(R, den)
     return xp.where(dropped.mask, R.dtype.type(0), R / dropped.safe), xp.broadcast_to(dropped.mask, R.shape)
