@@ -27,44 +27,18 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-DEFAULT_THREADS = 1
-"""Threads for NumPy's BLAS and torch unless ``--threads`` says otherwise (0: library defaults).
-
-One thread gives steady, comparable numbers on a shared machine: with several BLAS and OpenMP pools
-spinning in one process on two busy cores, timings were 3-10x slower and erratic."""
-
-
-def _threads_arg(argv: list[str]) -> int | None:
-    """The value of ``--threads`` in ``argv`` (``None`` when absent or malformed)."""
-    for i, arg in enumerate(argv):
-        value = arg.split("=", 1)[1] if arg.startswith("--threads=") else None
-        if arg == "--threads" and i + 1 < len(argv):
-            value = argv[i + 1]
-        if value is not None:
-            return int(value) if value.isdigit() else None
-    return None
-
-
-def _early_threads(argv: list[str]) -> None:
-    """Apply ``--threads N`` to the BLAS/OpenMP thread pools; must run before NumPy is imported."""
-    n = _threads_arg(argv)
-    n = DEFAULT_THREADS if n is None else n
-    if n > 0:
-        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ[var] = str(n)
-
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from threads import DEFAULT_THREADS, early_threads
 
 if __name__ == "__main__":
-    _early_threads(sys.argv[1:])
+    early_threads(sys.argv[1:])
 
-import numpy  # noqa: E402
+import numpy
+import zennit_bridge as zb
+from networks import lenet5, mnist_mlp, vgg16
+from timing import median_seconds
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import zennit_bridge as zb  # noqa: E402
-from networks import lenet5, mnist_mlp, vgg16  # noqa: E402
-from timing import median_seconds  # noqa: E402
-
-from lrp_toolbox import backend  # noqa: E402
+from lrp_toolbox import backend
 
 NETWORKS: dict[str, Callable[..., Any]] = {"mlp": mnist_mlp, "lenet5": lenet5, "vgg16": vgg16}
 BATCH = {"mlp": 100, "lenet5": 100}

@@ -24,30 +24,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-
-def _early_threads(argv: list[str]) -> None:
-    """Apply ``--threads N`` (default 1) to the BLAS pools; must run before NumPy is imported."""
-    n = 1
-    for i, arg in enumerate(argv):
-        if arg == "--threads" and i + 1 < len(argv) and argv[i + 1].isdigit():
-            n = int(argv[i + 1])
-        elif arg.startswith("--threads=") and arg.split("=", 1)[1].isdigit():
-            n = int(arg.split("=", 1)[1])
-    if n > 0:
-        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ[var] = str(n)
-
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from threads import early_threads
 
 if __name__ == "__main__":
-    _early_threads(sys.argv[1:])
+    early_threads(sys.argv[1:])
 
-import numpy  # noqa: E402
+import numpy
+from networks import lenet5, mnist_mlp
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from networks import lenet5, mnist_mlp  # noqa: E402
-
-from lrp_toolbox import composites  # noqa: E402
-from lrp_toolbox.rules import AlphaBeta, Epsilon, Flat, Gamma, ZPlus  # noqa: E402
+from lrp_toolbox import composites
+from lrp_toolbox.rules import AlphaBeta, Epsilon, Flat, Gamma, ZPlus
 
 TARGET = 3.0
 """Issue 3: LRP time <= 3x forward time for epsilon, z+ and the composites (LeNet-5, batch 100)."""
