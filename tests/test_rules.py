@@ -319,6 +319,20 @@ def test_stabilize_sign_promise_changes_nothing(rng, form):
         assert stabilize(neg, eps, form, sign=-1).tobytes() == stabilize(neg, eps, form).tobytes()
 
 
+@pytest.mark.parametrize("form", ["signed", "unsigned", "zero_only"])
+@pytest.mark.parametrize("sign_", [None, 1, -1])
+def test_stabilize_into_out_gives_the_same_bits(rng, form, sign_):
+    z = rng.standard_normal(300)
+    z[::9] = 0.0
+    z[4::13] = -0.0
+    z = {None: z, 1: numpy.abs(z), -1: -numpy.abs(z)}[sign_]
+    for eps in (0.0, 1e-9, 0.5):
+        expected = stabilize(z, eps, form, sign=sign_)
+        scratch = z.copy()
+        got = stabilize(scratch, eps, form, sign=sign_, out=scratch)
+        assert got.tobytes() == expected.tobytes()
+
+
 def test_denominator_nonzero_is_a_guarantee(rng):
     z = numpy.concatenate([rng.standard_normal(100), [0.0, -0.0, 1e-300, -1e-300]])
     for form in ("signed", "unsigned", "zero_only"):

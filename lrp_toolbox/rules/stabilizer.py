@@ -68,8 +68,8 @@ def stabilize(
     zero : bool ndarray, optional
         ``z == 0`` when the caller has it already (used with ``sign=-1``).
     out : ndarray, optional
-        Where a one-pass result may be written (``z`` itself when the caller no longer needs it);
-        used by the forms that ``sign`` reduces to one pass.
+        Where the result may be written (``z`` itself when the caller no longer needs it); the
+        ``'zero_only'`` form ignores it.
 
     Returns
     -------
@@ -89,9 +89,11 @@ def stabilize(
             den[zero] = eps
         return den
     if form == "signed":  # z + 0.0 turns -0.0 into +0.0, so that s(-0.0) = +1 as well
-        den = xp.copysign(eps, z + z.dtype.type(0))
-        den += z
-        return den
+        shift = xp.copysign(eps, z + z.dtype.type(0))
+        if out is None:
+            shift += z
+            return shift
+        return xp.add(z, shift, out=out)
     if form == "zero_only":
         return z + (z == 0) * eps
     raise RuleError(f"stabilizer_form must be one of {STABILIZER_FORMS}, got {form!r}")

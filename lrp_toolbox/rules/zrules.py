@@ -27,15 +27,24 @@ def propagate_z(rule: Any, layer: Any, R: Array, eps: float, book: Book | None) 
     """``R_i = x_i sum_j w_ij R_j / stab(z_j)`` with ``z_j = sum_i x_i w_ij (+ b_j)``."""
     with_bias = rule.bias == "full" and layer.lrp_bias is not None
     z = output_z(layer, with_bias)
-    den, mask = memo(layer, ("den", rule.cache_key), lambda: _den_mask(z, eps, rule.stabilizer_form))
-    s, dropped = ratio(R, den, mask)
+    # after a plain forward and without a ledger, a z recomputed here (not the stored output) and its
+    # denominator die with this call: the denominator and the ratio reuse their buffers
+    transient = layer.cache.memo is None and book is None
+    spare = transient and z is not layer.cache.y
+    den, mask = memo(
+        layer,
+        ("den", rule.cache_key),
+        lambda: _den_mask(z, eps, rule.stabilizer_form, out=z if spare else None),
+    )
+    writable = transient and den is not layer.cache.y and den.shape == R.shape
+    s, dropped = ratio(R, den, mask, out=den if writable else None)
     R_in = layer.input_times_affine_t(layer.cache.x, s, layer.lrp_weight)
     book_part(book, 1.0, R, s, den, z, layer.lrp_bias if with_bias else None, dropped)
     return R_in
 
 
-def _den_mask(raw: Array, eps: float, form: str) -> tuple[Array, Array | None]:
-    den = stabilize(raw, eps, form)
+def _den_mask(raw: Array, eps: float, form: str, out: Array | None = None) -> tuple[Array, Array | None]:
+    den = stabilize(raw, eps, form, out=out)
     return den, zero_mask(den)
 
 
