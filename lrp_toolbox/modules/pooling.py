@@ -190,8 +190,6 @@ class _Windowed(Module):
 class _LinearPool(_Windowed, LinearFamily):
     """A pool that is linear in its input: ``Y = scale * S`` with window sums ``S``."""
 
-    forward_scale: float = 1.0
-
     def affine(self, x: Array, w: Array, b: Array | None = None) -> Array:
         z = self._window_sum(x) * w
         if b is not None:
