@@ -115,66 +115,6 @@ def offset_slices(offset: Pair, stride: Pair, dilation: Pair, out_hw: Pair) -> t
     )
 
 
-def im2col(x: Array, window: Pair, stride: Pair, dilation: Pair, out_hw: Pair) -> Array:
-    """Contiguous receptive fields of an (already padded) NHWC array.
-
-    Returns
-    -------
-    ndarray of shape (N, Ho, Wo, h, w, C)
-        ``cols[n, p, q, a, b, c] = x[n, p*s0 + a*d0, q*s1 + b*d1, c]``; reshaped to
-        ``(N*Ho*Wo, h*w*C)`` it is the left operand of the convolution GEMM.
-
-    Notes
-    -----
-    Without horizontal dilation the ``w*C`` values of one window row are contiguous in ``x``, so
-    the copy runs one strided block per kernel row (``h`` copies of runs of ``w*C`` values);
-    otherwise one per kernel offset.
-    """
-    xp = backend.get_namespace(x)
-    N, _, _, C = x.shape
-    h, w = window
-    Ho, Wo = out_hw
-    cols = xp.empty((N, Ho, Wo, h, w, C), dtype=x.dtype)
-    sN, sH, sW, sC = x.strides
-    if dilation[1] == 1 and sW == C * sC:
-        rows_view = cols.reshape(N, Ho, Wo, h, w * C)
-        for a in range(h):
-            start = x[:, a * dilation[0] :, :, :]
-            rows_view[:, :, :, a, :] = xp.lib.stride_tricks.as_strided(
-                start, shape=(N, Ho, Wo, w * C), strides=(sN, sH * stride[0], sW * stride[1], sC)
-            )
-        return cols
-    for a in range(h):
-        for b in range(w):
-            rows, columns = offset_slices((a, b), stride, dilation, out_hw)
-            cols[:, :, :, a, b, :] = x[:, rows, columns, :]
-    return cols
-
-
-def gemm_cols(x: Array, window: Pair, stride: Pair, dilation: Pair, out_hw: Pair) -> Array:
-    """Receptive fields of an (already padded) NHWC array as the left GEMM operand.
-
-    Returns
-    -------
-    ndarray of shape (N*Ho*Wo, h*w*C)
-        Row ``(n, p, q)``, column ``(a, b, c)`` holds ``x[n, p*s0 + a*d0, q*s1 + b*d1, c]``. For
-        ``C == 1`` it is the transposed view of a C-ordered ``(h*w, N*Ho*Wo)`` array, built with
-        one copy per kernel offset whose runs are whole output rows (much faster than runs of ``w``
-        values); BLAS takes either layout without copying.
-    """
-    N, _, _, C = x.shape
-    h, w = window
-    if C != 1:
-        return im2col(x, window, stride, dilation, out_hw).reshape(N * out_hw[0] * out_hw[1], h * w * C)
-    xp = backend.get_namespace(x)
-    cols = xp.empty((h, w, N, out_hw[0], out_hw[1]), dtype=x.dtype)
-    for a in range(h):
-        for b in range(w):
-            rows, columns = offset_slices((a, b), stride, dilation, out_hw)
-            cols[a, b] = x[:, rows, columns, 0]
-    return cols.reshape(h * w, N * out_hw[0] * out_hw[1]).T
-
-
 def window_reduce(x: Array, window: Pair, stride: Pair, out_hw: Pair, op: str) -> Array:
     """Sum or maximum over every window, as a loop over the window offsets.
 
