@@ -149,13 +149,18 @@ def test_truncated_gzip_is_refused(tmp_path):
         mnist.load_mnist("test", root=tmp_path)
 
 
-def test_lenet5_accuracy_first_1000():
+def _original_lenet5():
+    """The original toolbox's LeNet-5 (skips when the shared fixture is absent)."""
     from lrp_toolbox import model_io
 
     path = FIXTURES / "LeNet-5.txt"
     if not path.is_file():
         pytest.skip("fixture not available")
-    model = model_io.read(path)
+    return model_io.read(path)
+
+
+def test_lenet5_accuracy_first_1000():
+    model = _original_lenet5()
     X, Y = mnist.load_mnist("test", pad=2)
     pred = model.forward(X[:1000]).argmax(1)
     assert (pred == Y[:1000].argmax(1)).mean() == pytest.approx(0.988)
@@ -163,12 +168,7 @@ def test_lenet5_accuracy_first_1000():
 
 @pytest.mark.slow
 def test_lenet5_accuracy_all_test_images():
-    from lrp_toolbox import model_io
-
-    path = FIXTURES / "LeNet-5.txt"
-    if not path.is_file():
-        pytest.skip("fixture not available")
-    model = model_io.read(path)
+    model = _original_lenet5()
     X, Y = mnist.load_mnist("test", pad=2)
     pred = numpy.concatenate([model.forward(X[i : i + 1000]).argmax(1) for i in range(0, 10000, 1000)])
     assert (pred == Y.argmax(1)).mean() == pytest.approx(0.9924)

@@ -49,12 +49,16 @@ def to_chwn(xs: Sequence[Array], padding: windows.Padding) -> Array:
     return out
 
 
-def from_chwn(buf: Array, padding: windows.Padding) -> Array:
-    """Crop a padded ``(d, Hp, Wp, N)`` buffer and return it as a C-ordered NHWC array."""
-    xp = backend.get_namespace(buf)
+def nhwc_view(buf: Array, padding: windows.Padding) -> Array:
+    """The unpadded part of a ``(d, Hp, Wp, N)`` buffer, viewed as NHWC (not contiguous)."""
     (top, bottom), (left, right) = padding
     _, Hp, Wp, _ = buf.shape
-    return xp.ascontiguousarray(buf[:, top : Hp - bottom, left : Wp - right, :].transpose(3, 1, 2, 0))
+    return buf[:, top : Hp - bottom, left : Wp - right, :].transpose(3, 1, 2, 0)
+
+
+def from_chwn(buf: Array, padding: windows.Padding) -> Array:
+    """Crop a padded ``(d, Hp, Wp, N)`` buffer and return it as a C-ordered NHWC array."""
+    return backend.get_namespace(buf).ascontiguousarray(nhwc_view(buf, padding))
 
 
 def _band_slices(

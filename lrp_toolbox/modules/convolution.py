@@ -195,10 +195,7 @@ class Convolution(LinearFamily):
 
     def input_times_affine_t(self, x: Array, s: Array, w: Array) -> Array:
         """``x * affine_t(s, w)``, multiplied straight from the transposed pass's buffer (one pass less)."""
-        buf = self._affine_t_chwn([s], w)
-        (top, bottom), (left, right) = self.padding
-        _, Hp, Wp, _ = buf.shape
-        return x * buf[:, top : Hp - bottom, left : Wp - right, :].transpose(3, 1, 2, 0)
+        return x * conv_columns.nhwc_view(self._affine_t_chwn([s], w), self.padding)
 
     def affine_t_many(self, ss: Sequence[Array], ws: Sequence[Array]) -> list[Array]:
         """``[affine_t(concatenate(ss, -1), w) for w in ws]`` as one transposed pass, the weights

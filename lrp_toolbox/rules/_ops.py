@@ -92,10 +92,21 @@ def stacked_weight_parts(layer: LinearFamily) -> Array:
     return memo(layer, "w+-", stack)
 
 
-def swapped_halves(both: Array) -> Array:
-    """``[b, a]`` for ``both = [a, b]`` stacked along the last axis (e.g. ``[w-, w+]``)."""
-    n = both.shape[-1] // 2
-    return backend.get_namespace(both).concatenate([both[..., n:], both[..., :n]], axis=-1)
+def swapped_halves(layer: Any, key: Hashable, both: Array) -> Array:
+    """``[b, a]`` for ``both = [a, b]`` stacked along the last axis (e.g. ``[w-, w+]``), memoised
+    under ``key`` (the modified forward and the transposed pass both need it)."""
+
+    def swap() -> Array:
+        n = both.shape[-1] // 2
+        return backend.get_namespace(both).concatenate([both[..., n:], both[..., :n]], axis=-1)
+
+    return memo(layer, key, swap)
+
+
+def transient(layer: Any, book: Any) -> bool:
+    """Whether a rule's R-independent intermediates die with this call (a plain forward, no ledger),
+    so that denominators and ratios may reuse their buffers."""
+    return layer.cache.memo is None and book is None
 
 
 def split_affine(

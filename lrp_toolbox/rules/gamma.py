@@ -126,7 +126,8 @@ class Gamma(Rule):
                 if xneg is not None:
                     zpos, zneg = zpos + layer.affine(xneg, wn), zneg + layer.affine(xneg, wp)
             else:
-                z2 = split_affine(layer, xpos, xneg, both, None if xneg is None else swapped_halves(both))
+                swapped = None if xneg is None else swapped_halves(layer, ("gamma.w-+", self.gamma), both)
+                z2 = split_affine(layer, xpos, xneg, both, swapped)
                 n = wp.shape[-1]
                 zpos, zneg = z2[..., :n], z2[..., n:]
             bp, bn = self._biases(layer)
@@ -149,5 +150,5 @@ class Gamma(Rule):
             if xneg is not None:
                 R_in = R_in + xneg * (layer.affine_t(sp, wn) + layer.affine_t(sn, wp))
             return R_in
-        swapped = None if xneg is None else swapped_halves(both)
+        swapped = None if xneg is None else swapped_halves(layer, ("gamma.w-+", self.gamma), both)
         return split_affine_t(layer, [sp, sn], xpos, xneg, both, swapped)

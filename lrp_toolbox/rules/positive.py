@@ -21,6 +21,7 @@ from ._ops import (
     split_affine_t,
     stacked_weight_parts,
     swapped_halves,
+    transient,
     weight_parts,
 )
 from .base import Rule, book_part
@@ -53,7 +54,8 @@ def _part_sums(
     b = None
     if b_pos is not None:
         b = xp.concatenate([b_pos, b_neg])
-    z = split_affine(layer, xpos, xneg, both, None if xneg is None else swapped_halves(both), b)
+    swapped = None if xneg is None else swapped_halves(layer, "w-+", both)
+    z = split_affine(layer, xpos, xneg, both, swapped, b)
     n = wpos.shape[-1]
     return z[..., :n], z[..., n:]
 
@@ -112,24 +114,24 @@ def propagate_split(
 
     # after a plain forward and without a ledger the part sums and denominators die with this call:
     # denominators and ratios then reuse their buffers (fewer fresh pages; same values)
-    transient = layer.cache.memo is None and book is None
+    in_place = transient(layer, book)
 
     def denominators() -> tuple[Any, Any]:
-        dp = _part_den(zp, bp, folded, eps, form, +1, transient) if use_p else None
-        dn = _part_den(zn, bn, folded, eps, form, -1, transient) if use_n else None
+        dp = _part_den(zp, bp, folded, eps, form, +1, in_place) if use_p else None
+        dn = _part_den(zn, bn, folded, eps, form, -1, in_place) if use_n else None
         return dp, dn
 
     dp, dn = memo(layer, ("den", rule.cache_key), denominators)
     s_pos = s_neg = None
     if use_p:
         raw, den, mask = dp
-        s_pos, dropped = ratio(R, den, mask, out=den if transient and den.shape == R.shape else None)
+        s_pos, dropped = ratio(R, den, mask, out=den if in_place and den.shape == R.shape else None)
         book_part(book, alpha, R, s_pos, den, raw, bp, dropped)
         if alpha != 1:
             s_pos *= R.dtype.type(alpha)
     if use_n:
         raw, den, mask = dn
-        s_neg, dropped = ratio(R, den, mask, out=den if transient and den.shape == R.shape else None)
+        s_neg, dropped = ratio(R, den, mask, out=den if in_place and den.shape == R.shape else None)
         book_part(book, -beta, R, s_neg, den, raw, bn, dropped)
         s_neg *= R.dtype.type(-beta)
     return _split_transpose(layer, s_pos, s_neg)
@@ -160,7 +162,7 @@ def _split_transpose(layer: Any, s_pos: Array | None, s_neg: Array | None) -> Ar
     n = w.shape[-1]
     if s_pos is None:
         return split_affine_t(layer, [s_neg], xpos, xneg, both[..., n:], both[..., :n])
-    swapped = None if xneg is None else swapped_halves(both)
+    swapped = None if xneg is None else swapped_halves(layer, "w-+", both)
     return split_affine_t(layer, [s_pos, s_neg], xpos, xneg, both, swapped)
 
 
