@@ -233,7 +233,8 @@ def machine() -> str:
     with contextlib.suppress(Exception):
         import torch
 
-        extra.append(f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
+        tf32 = "on" if torch.backends.cudnn.allow_tf32 or torch.backends.cuda.matmul.allow_tf32 else "off"
+        extra.append(f"torch {torch.__version__} ({torch.get_num_threads()} threads, TF32 {tf32})")
     with contextlib.suppress(Exception):
         from importlib.metadata import version
 
@@ -268,6 +269,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smoke test: MLP+LeNet-5, batch 10, 1 run")
     parser.add_argument("--no-zennit", dest="zennit", action="store_false", help="skip torch/zennit")
     parser.add_argument(
+        "--zennit-tf32",
+        action="store_true",
+        help="let torch use TF32 for float32 convolutions and matmuls on the GPU (torch's default for\n"
+        "cuDNN); by default both are off, so zennit computes in float32 as the toolbox does",
+    )
+    parser.add_argument(
         "--threads",
         type=int,
         default=DEFAULT_THREADS,
@@ -298,6 +305,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.zennit and not zennit_available():
         print("# torch/zennit not importable: zennit columns left empty", file=sys.stderr)
         args.zennit = False
+    if args.zennit:
+        import torch
+
+        torch.backends.cudnn.allow_tf32 = args.zennit_tf32
+        torch.backends.cuda.matmul.allow_tf32 = args.zennit_tf32
 
     print(f"# {machine()}")
     print(HEADER, flush=True)

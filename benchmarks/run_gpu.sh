@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# GPU checks in one go: the GPU tests (pytest -m gpu), then the CuPy benchmark rows.
+# GPU checks in one go: the GPU tests (pytest -m gpu), the CuPy benchmark rows, then the profile
+# (host versus device time, band bounds, host hot spots: benchmarks/profile_gpu.py).
 #
 # Usage: benchmarks/run_gpu.sh [OUTDIR]
 #   Run from anywhere; it works in the repository root. Output goes to stdout and, when OUTDIR is
-#   given, also to OUTDIR/gpu_tests.txt, OUTDIR/bench_gpu.md and OUTDIR/env.txt.
+#   given, also to OUTDIR/gpu_tests.txt, OUTDIR/bench_gpu.md, OUTDIR/profile_gpu.txt and OUTDIR/env.txt.
 #   PYTHON selects the interpreter (default: .venv/bin/python if present, else python3).
 #   BENCH_ARGS adds options to bench_lrp.py (e.g. BENCH_ARGS="--no-zennit --repeats 3").
 # Exits non-zero with a clear message when CuPy or a CUDA GPU is missing, or when a step fails
@@ -68,6 +69,17 @@ bench_status=${PIPESTATUS[0]}
 set -e
 if [[ $bench_status -ne 0 ]]; then
     echo "run_gpu.sh: benchmark FAILED (exit status $bench_status)" >&2
+    status=1
+fi
+
+# 4. Where the time goes.
+echo "== python benchmarks/profile_gpu.py"
+set +e
+"$PYTHON" benchmarks/profile_gpu.py 2>&1 | save profile_gpu.txt
+profile_status=${PIPESTATUS[0]}
+set -e
+if [[ $profile_status -ne 0 ]]; then
+    echo "run_gpu.sh: profile FAILED (exit status $profile_status)" >&2
     status=1
 fi
 

@@ -274,7 +274,7 @@ def test_empty_batch(rng):
 @pytest.mark.parametrize(("shape", "filtersize", "stride", "padding", "dilation"), CONFIGS, ids=IDS)
 def test_one_row_bands_match_the_oracle(rng, monkeypatch, shape, filtersize, stride, padding, dilation):
     # a tiny band budget forces one output row per band: forward, adjoint and dW stay exact
-    monkeypatch.setattr(conv_columns, "CHUNK_BYTES", 1)
+    monkeypatch.setattr(conv_columns, "CPU_CHUNK_BYTES", 1)
     layer = _layer(rng, filtersize, stride, padding, dilation)
     X = rng.standard_normal((3, *shape))
     oracle.assert_close_to_oracle(

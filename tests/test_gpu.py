@@ -72,6 +72,50 @@ def test_forward_backward_parity(cupy, dtype: str) -> None:
             assert_close(a.grads[name], b.grads[name], dtype)
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_one_row_bands_match_numpy(cupy, monkeypatch, dtype: str) -> None:
+    # a tiny GPU band bound forces one output row per band (many GEMMs and slice-adds per layer)
+    from lrp_toolbox.modules import conv_columns
+    from lrp_toolbox.rules import AlphaBeta
+
+    monkeypatch.setattr(conv_columns, "GPU_CHUNK_BYTES", 1)
+    X = numpy.random.default_rng(5).standard_normal((3, 12, 14, 2)).astype(dtype)
+    cpu = small_cnn().to(dtype=dtype)
+    gpu = small_cnn().to("cupy", dtype=dtype)
+    Y = cpu.forward(X)
+    assert_close(gpu.forward(cupy.asarray(X)), Y, dtype)
+    DY = numpy.random.default_rng(6).standard_normal(Y.shape).astype(dtype)
+    assert_close(gpu.backward(cupy.asarray(DY)), cpu.backward(DY), dtype)
+    assert_close(gpu.modules[0].grads["W"], cpu.modules[0].grads["W"], dtype)
+    rule = AlphaBeta(2.0, 1.0)
+    assert_close(gpu.lrp(cupy.asarray(DY), rule), cpu.lrp(DY, rule), dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize(
+    ("window", "stride", "dilation", "band"),
+    [((3, 3), (1, 1), (1, 1), (0, 7)), ((3, 2), (2, 1), (1, 2), (1, 3)), ((2, 3), (2, 3), (2, 1), (2, 3))],
+)
+def test_add_columns_kernel_equals_slice_adds_bitwise(cupy, dtype, window, stride, dilation, band) -> None:
+    from lrp_toolbox.modules import conv_columns
+
+    rng = numpy.random.default_rng(7)
+    d, N, Hp, Wp = 3, 2, 15, 16
+    Ho = (Hp - (window[0] - 1) * dilation[0] - 1) // stride[0] + 1
+    Wo = (Wp - (window[1] - 1) * dilation[1] - 1) // stride[1] + 1
+    assert band[1] <= Ho
+    parts = cupy.asarray(rng.standard_normal((*window, d, band[1] - band[0], Wo, N)).astype(dtype))
+    start = cupy.asarray(rng.standard_normal((d, Hp, Wp, N)).astype(dtype))  # accumulates onto values
+    kernel, sliced = start.copy(), start.copy()
+    conv_columns.add_columns(kernel, parts, stride, dilation, band)
+    conv_columns.add_columns_sliced(sliced, parts, stride, dilation, band)
+    assert numpy.array_equal(backend.to_numpy(kernel), backend.to_numpy(sliced))
+    assert not numpy.array_equal(backend.to_numpy(kernel), backend.to_numpy(start))
+    cpu = backend.to_numpy(start)
+    conv_columns.add_columns(cpu, backend.to_numpy(parts), stride, dilation, band)
+    assert numpy.array_equal(backend.to_numpy(kernel), cpu)  # additions are exact-order: same bits
+
+
 def test_float64_bitwise_repeatable(cupy) -> None:
     X = cupy.asarray(numpy.random.default_rng(1).standard_normal((3, 12, 14, 2)))
     gpu = small_cnn().to("cupy")

@@ -8,8 +8,8 @@ adjoint is ``W.reshape(h*w*d, n) @ sT`` followed by one slice-add per kernel off
 ``(d, Hp, Wp, N)`` buffer, again over runs of ``Wo*N`` values. With the long axis last, BLAS runs
 these skinny products 1.4-2.3x faster than the row-major ``(M, h*w*d) @ (h*w*d, n)`` form, and the
 long runs make the copies and slice-adds 2-5x faster than with NHWC windows. Bands bound the
-column buffer by ``CHUNK_BYTES`` (at least one output row), which keeps the memory of a pass
-small for any batch size.
+column buffer (at least one output row), which keeps the memory of a pass small for any batch
+size: ``CPU_CHUNK_BYTES`` on NumPy, ``GPU_CHUNK_BYTES`` on CuPy (see ``chunk_bytes``).
 """
 
 from __future__ import annotations
@@ -20,17 +20,28 @@ from .. import backend
 from .._typing import Array
 from . import windows
 
-CHUNK_BYTES = 4 * 2**20
-"""Size bound of one band's column buffer (a band holds at least one output row)."""
+CPU_CHUNK_BYTES = 4 * 2**20
+"""Size bound of one band's column buffer on NumPy: small enough to be reused from the allocator's
+free lists and caches (larger bands measured slower on LeNet-5 and VGG-16, docs/benchmarks.md)."""
+
+GPU_CHUNK_BYTES = 128 * 2**20
+"""Size bound of one band's column buffer on CuPy: a GPU needs few, large GEMMs (one output row
+per band of a VGG-16 layer at batch 16 means hundreds of launches per layer), while the bound
+keeps a pass's extra device memory far below a VGG-size network's activations."""
 
 
-def row_bands(n_rows: int, bytes_per_row: int) -> Iterator[tuple[int, int]]:
-    """Consecutive output-row ranges ``(p0, p1)`` whose columns take at most ``CHUNK_BYTES``.
+def chunk_bytes(backend_name: str) -> int:
+    """The band bound for a backend (``'numpy'`` or ``'cupy'``)."""
+    return GPU_CHUNK_BYTES if backend_name == "cupy" else CPU_CHUNK_BYTES
 
-    The ranges depend on the shapes only, so the arithmetic (and every float64 bit) of a pass is
-    the same run to run.
+
+def row_bands(n_rows: int, bytes_per_row: int, budget: int) -> Iterator[tuple[int, int]]:
+    """Consecutive output-row ranges ``(p0, p1)`` whose columns take at most ``budget`` bytes.
+
+    A band holds at least one row. The ranges depend on the shapes and the backend only, so the
+    arithmetic (and every float64 bit) of a pass is the same run to run.
     """
-    step = max(1, CHUNK_BYTES // max(1, bytes_per_row))
+    step = max(1, budget // max(1, bytes_per_row))
     for start in range(0, n_rows, step):
         yield start, min(n_rows, start + step)
 
@@ -113,8 +124,25 @@ def add_columns(
     """Adjoint of ``columns``, accumulated in place into ``buf (d, Hp, Wp, N)``.
 
     ``parts`` has the shape ``(h, w, d, p1-p0, Wo, N)``. Offsets are added in row-major order, one
-    strided slice-add each (deterministic, no atomics).
+    strided slice-add each on NumPy; on CuPy one gather kernel adds them in the same order
+    (``conv_columns_cuda``). Deterministic, no atomics.
     """
+    if backend.backend_name(buf) == "cupy":
+        from . import conv_columns_cuda
+
+        conv_columns_cuda.add_columns(buf, parts, stride, dilation, band)
+        return
+    add_columns_sliced(buf, parts, stride, dilation, band)
+
+
+def add_columns_sliced(
+    buf: Array,
+    parts: Array,
+    stride: windows.Pair,
+    dilation: windows.Pair,
+    band: tuple[int, int],
+) -> None:
+    """``add_columns`` as one strided slice-add per kernel offset (any backend)."""
     Wo = parts.shape[4]
     for a in range(parts.shape[0]):
         for b in range(parts.shape[1]):

@@ -121,12 +121,12 @@ class Convolution(LinearFamily):
         h, w, d, _ = self.filtersize
         return h * w * d
 
-    def _bands(
-        self, x_shape: tuple[int, ...], K: int, itemsize: int
-    ) -> tuple[int, int, list[tuple[int, int]]]:
-        """``(Ho, Wo, bands)`` for an input of shape ``x_shape`` (validated) and ``K`` column rows."""
+    def _bands(self, x_shape: tuple[int, ...], K: int, like: Array) -> tuple[int, int, list[tuple[int, int]]]:
+        """``(Ho, Wo, bands)`` for an input of shape ``x_shape`` (validated), ``K`` column rows and
+        columns of the dtype and backend of ``like``."""
         Ho, Wo, _ = self.output_shape(tuple(x_shape[1:]))
-        return Ho, Wo, list(conv_columns.row_bands(Ho, K * Wo * x_shape[0] * itemsize))
+        budget = conv_columns.chunk_bytes(backend.backend_name(like))
+        return Ho, Wo, list(conv_columns.row_bands(Ho, K * Wo * x_shape[0] * like.dtype.itemsize, budget))
 
     def _columns(self, xc: Array, band: tuple[int, int], Wo: int) -> Array:
         """``(h*w*D, rows*Wo*N)`` receptive fields of the output rows ``band`` of ``xc (D, Hp, Wp, N)``."""
@@ -138,7 +138,7 @@ class Convolution(LinearFamily):
         N = xs[0].shape[0]
         n = w.shape[-1]
         wT = w.reshape(-1, n).T
-        Ho, Wo, bands = self._bands(xs[0].shape, wT.shape[1], xs[0].dtype.itemsize)
+        Ho, Wo, bands = self._bands(xs[0].shape, wT.shape[1], xs[0])
         xc = conv_columns.to_chwn(xs, self.padding)
         out = xp.empty((N, Ho, Wo, n), dtype=xs[0].dtype)
         for band in bands:
@@ -169,7 +169,7 @@ class Convolution(LinearFamily):
         N = ss[0].shape[0]
         dtype = ss[0].dtype
         x_shape = self.cache.x.shape
-        _, Wo, bands = self._bands(x_shape, h * ww * d, dtype.itemsize)
+        _, Wo, bands = self._bands(x_shape, h * ww * d, ss[0])
         wK = w.reshape(h * ww * d, n)
         H, W = x_shape[1:3]
         buf = xp.zeros((d, H + sum(self.padding[0]), W + sum(self.padding[1]), N), dtype=dtype)
@@ -214,7 +214,7 @@ class Convolution(LinearFamily):
         xp = backend.get_namespace(DY, self.W)
         x = self.cache.x
         n = DY.shape[-1]
-        _, Wo, bands = self._bands(x.shape, self.W.size // n, x.dtype.itemsize)
+        _, Wo, bands = self._bands(x.shape, self.W.size // n, x)
         xc = conv_columns.to_chwn([x], self.padding)
         DYT = DY.transpose(3, 1, 2, 0)
         dW = xp.zeros((self.W.size // n, n), dtype=DY.dtype)
