@@ -18,6 +18,7 @@ Prints three parts:
    copy to the column layout (``to_chwn``), the receptive-field copies, the GEMMs, the transposes
    back to NHWC; and, for comparison, an NHWC column layout (``(N*rows*Wo, h*w*d) @ (h*w*d, n)``,
    no transposes) with its own copies and GEMMs.
+5. VGG-16 float32 layer by layer: the device ms of each layer's rule in z+ and EpsilonPlusFlat.
 """
 
 from __future__ import annotations
@@ -197,6 +198,29 @@ def part_layers(repeat: int) -> None:
             cupy.get_default_memory_pool().free_all_blocks()
 
 
+def part_layer_rules(repeat: int) -> None:
+    print("\n## VGG-16 float32 batch 16, LRP layer by layer: device ms")
+    model, _, R0 = setup("vgg16", "float32")
+    forward = [device_ms(lambda m=m: m.forward(m.cache.x), repeat) for m in model.modules]
+    table = {"forward": forward}
+    for rule in ("zplus", "epsilon_plus_flat"):
+        rules = zb.our_composite(rule, model).resolve(model).rules
+        R, column = R0, []
+        for layer, layer_rule in zip(reversed(model.modules), reversed(rules), strict=True):
+
+            def call(layer: Any = layer, layer_rule: Any = layer_rule, R: Any = R) -> Any:
+                with layer.cache.call_scope():
+                    return layer_rule.propagate(layer, R, None)
+
+            column.append(device_ms(call, repeat))
+            R = call()
+        table[rule] = column[::-1]
+    print("| index | layer | forward | zplus | epsilon_plus_flat |\n|---:|---|---:|---:|---:|")
+    for i, layer in enumerate(model.modules):
+        print(f"| {i} | {layer!r} | " + " | ".join(f"{column[i]:.2f}" for column in table.values()) + " |")
+    print("| | sum | " + " | ".join(f"{sum(column):.2f}" for column in table.values()) + " |")
+
+
 def main(argv: list[str] | None = None) -> int:
     raw = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=raw)
@@ -213,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     part_chunks(args.chunks, max(3, args.repeat // 2))
     part_profile(args.top)
     part_layers(args.repeat)
+    part_layer_rules(args.repeat)
     return 0
 
 

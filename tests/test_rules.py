@@ -176,7 +176,10 @@ def _maxpool_input():
     return x
 
 
-@pytest.mark.parametrize("pool,stride", [((2, 2), (2, 2)), ((3, 2), (1, 2)), ((2, 3), (2, 1))])
+@pytest.mark.parametrize(
+    "pool,stride",
+    [((2, 2), (2, 2)), ((3, 3), (3, 3)), ((1, 4), (1, 4)), ((3, 2), (1, 2)), ((2, 3), (2, 1))],
+)  # the first three tile the input (fast paths), with rows or columns left over
 @pytest.mark.parametrize("ties", ["split", "first"])
 def test_maxpool_winner_take_all(pool, stride, ties):
     layer = MaxPool(pool, stride)

@@ -302,8 +302,39 @@ class MaxPool(_Windowed):
         xp.equal(_tile_windows(x, self.pool, (Ho, Wo)), y[:, :, None, :, None, :], out=tiles)
         return tiles.transpose(0, 1, 3, 5, 2, 4)
 
-    def _winner_count(self, mask: Array) -> Array:
+    def first_winner_mask(self) -> Array:
+        """Boolean ``(N, Ho, Wo, C, hp, wp)``: the first maximum of each window in row-major window
+        order (the element PyTorch's max-pool gradient picks). Memoised like ``winner_mask``."""
+        return self.cache.get("maxpool.first_winner_mask", self._compute_first_winner_mask)
+
+    def _compute_first_winner_mask(self) -> Array:
+        mask = self.winner_mask()
+        xp = backend.get_namespace(mask)
+        N, Ho, Wo, C, hp, wp = mask.shape
+        if not self.tiled:
+            flat = mask.reshape(N, Ho, Wo, C, hp * wp)
+            first = xp.argmax(flat, axis=-1)
+            return (xp.arange(hp * wp) == first[..., None]).reshape(mask.shape)
+        # tiled: walk the window offsets in row-major order; an element wins if it is a maximum
+        # and no earlier offset of its window was (one pass per offset over (N, Ho, Wo, C))
+        tiles = mask.transpose(0, 1, 4, 2, 5, 3)  # (N, Ho, hp, Wo, wp, C), the input's layout
+        out = xp.empty(tiles.shape, dtype=bool)
+        taken = tiles[:, :, 0, :, 0].copy()
+        out[:, :, 0, :, 0] = taken
+        offsets = [(a, b) for a in range(hp) for b in range(wp)][1:]
+        for k, (a, b) in enumerate(offsets):
+            current = tiles[:, :, a, :, b]
+            xp.greater(current, taken, out=out[:, :, a, :, b])  # current and not taken
+            if k + 1 < len(offsets):
+                taken |= current
+        return out.transpose(0, 1, 3, 5, 2, 4)
+
+    def winner_count(self) -> Array:
         """Number of maxima per window, ``(N, Ho, Wo, C)``, as integers (``uint8`` when they fit)."""
+        return self.cache.get("maxpool.winner_count", self._compute_winner_count)
+
+    def _compute_winner_count(self) -> Array:
+        mask = self.winner_mask()
         if not self.tiled:
             return mask.sum(axis=(4, 5))
         N, Ho, Wo, C, hp, wp = mask.shape
@@ -318,14 +349,21 @@ class MaxPool(_Windowed):
             count += per_column[:, :, :, b]
         return count
 
-    def split_among_winners(self, R: Array) -> Array:
-        """Input-shaped ``sum_j [x_i == y_j] R_j / #ties_j`` (winner-take-all, ties split evenly)."""
-        mask = self.winner_mask()
-        count = self._winner_count(mask)
-        xp = backend.get_namespace(R)
-        if count.dtype != numpy.uint8:  # uint8 counts convert exactly inside the division, in R's dtype
-            count = count.astype(R.dtype)
-        share = R / count
+    def spread_to(self, mask: Array, share: Array) -> Array:
+        """Input-shaped ``sum_j mask[j, i] share_j``: each window's value to its masked elements.
+
+        Parameters
+        ----------
+        mask : bool ndarray of shape (N, Ho, Wo, C, hp, wp)
+            ``winner_mask()`` or ``first_winner_mask()``.
+        share : ndarray of shape (N, Ho, Wo, C)
+
+        Returns
+        -------
+        ndarray of shape (N, H, W, C)
+            Elements in no window are 0.
+        """
+        xp = backend.get_namespace(share)
         if not self.tiled:
             return self.windows_t(mask * share[..., None, None])
         # tiled: one multiply of the mask rows with the shares repeated along W
@@ -334,6 +372,17 @@ class MaxPool(_Windowed):
         out = self._tiled_output(xp, (N, *self._input_hw(None), C), share.dtype, (Ho, Wo))
         xp.multiply(rows, _repeat_columns(share, wp), out=_tile_rows(out, self.pool, (Ho, Wo)))
         return out
+
+    def split_among_winners(self, R: Array) -> Array:
+        """Input-shaped ``sum_j [x_i == y_j] R_j / #ties_j`` (winner-take-all, ties split evenly)."""
+        count = self.winner_count()
+        if count.dtype != numpy.uint8:  # uint8 counts convert exactly inside the division, in R's dtype
+            count = count.astype(R.dtype)
+        return self.spread_to(self.winner_mask(), R / count)
+
+    def to_first_winner(self, R: Array) -> Array:
+        """Input-shaped ``R`` given whole to each window's first maximum (``first_winner_mask``)."""
+        return self.spread_to(self.first_winner_mask(), R)
 
     def _backward(self, DY: Array) -> Array:
         return self.split_among_winners(DY)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from .. import backend
 from .._typing import Array
 from ..errors import RuleError
 from ..modules import LinearFamily, MaxPool, Module, Sequential
@@ -56,18 +55,7 @@ class WinnerTakeAll(Rule):
         return isinstance(layer, MaxPool)
 
     def propagate(self, layer: Any, R: Array, book: Book | None = None) -> Array:
-        xp = backend.get_namespace(R)
-        cache = layer.cache
-        mask = layer.winner_mask()  # (N, Ho, Wo, C, hp, wp), memoised by the layer when lrp_aware
+        # the masks (and the tie counts) are memoised by the layer when the forward was lrp_aware
         if self.ties == "split":
-            count = cache.get(("lrp", "wta.count"), lambda: mask.sum(axis=(4, 5)).astype(R.dtype))
-            return layer.windows_t(mask * (R / count)[..., None, None])
-
-        def first() -> Array:
-            k = mask.shape[4] * mask.shape[5]
-            flat = mask.reshape(*mask.shape[:4], k)
-            idx = xp.argmax(flat, axis=-1)
-            return (xp.arange(k) == idx[..., None]).reshape(mask.shape)
-
-        onehot = cache.get(("lrp", "wta.first"), first)
-        return layer.windows_t(onehot * R[..., None, None])
+            return layer.split_among_winners(R)
+        return layer.to_first_winner(R)
