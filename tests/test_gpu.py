@@ -173,3 +173,36 @@ def test_lrp_float64_bitwise_repeatable_and_lrp_aware(cupy) -> None:
         assert numpy.array_equal(again, first)
     plain = [backend.to_numpy(explain(gpu, X, target=k, rule=epsilon_plus_flat())) for k in range(5)]
     assert numpy.array_equal(numpy.stack(plain, axis=1), first)
+
+
+def test_training_matches_numpy(cupy) -> None:
+    # same seed, same data: the batch order is drawn on the host, so both runs see the same batches
+    def mlp() -> Sequential:
+        rng = numpy.random.default_rng(8)
+        return Sequential([Linear(12, 16, rng=rng), Rect(), Linear(16, 3, rng=rng), SoftMax()])
+
+    rng = numpy.random.default_rng(9)
+    X = rng.standard_normal((200, 12))
+    Y = numpy.eye(3)[rng.integers(0, 3, 200)]
+    cpu, gpu = mlp(), mlp().to("cupy")
+    cpu.train(X, Y, batchsize=20, iters=60, status=20, silent=True, seed=3)
+    gpu.train(cupy.asarray(X), cupy.asarray(Y), batchsize=20, iters=60, status=20, silent=True, seed=3)
+    for a, b in zip(gpu.modules, cpu.modules, strict=True):
+        for name, value in b.params.items():
+            assert_close(a.params[name], value, "float64")
+
+
+def test_mnist_demo_runs_on_cupy(cupy, tmp_path) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    args = ["demos/mnist_demo.py", "--backend", "cupy", "--smoke", "--out", str(tmp_path)]
+    done = subprocess.run(
+        [sys.executable, *args], cwd=root, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "test accuracy: " in done.stdout
+    R = numpy.load(tmp_path / "mnist_relevances.npy")
+    assert R.shape[:2] == (2, 4) and numpy.isfinite(R).all()
