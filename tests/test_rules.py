@@ -348,6 +348,25 @@ def test_denominator_nonzero_is_a_guarantee(rng):
     assert not denominator_nonzero(1e-9, "zero_only", 1)
 
 
+def test_a_stabiliser_that_rounds_to_zero_counts_as_zero():
+    # 1e-50 is 0 in float32: the denominators of zero outputs stay 0 and must be caught
+    assert denominator_nonzero(1e-50, "signed", dtype=numpy.float64)
+    assert not denominator_nonzero(1e-50, "signed", dtype=numpy.float32)
+    assert not denominator_nonzero(1e-50, "unsigned", 1, numpy.float32)
+    z = numpy.array([0.0, -0.0, 1.0], dtype=numpy.float32)
+    assert (stabilize(z, 1e-50, "signed") == 0).sum() == 2
+    layer = Linear(3, 2, rng=numpy.random.default_rng(0)).to(dtype="float32")
+    layer.B[:] = 0
+    x = numpy.array([[0.0, 0.0, 0.0], [1.0, -2.0, 0.5]], dtype=numpy.float32)
+    R = numpy.ones_like(layer.forward(x))
+    for rule in (Epsilon(1e-50), Zero(1e-50), ZPlus(stabilizer=1e-50), Flat(stabilizer=1e-50)):
+        with numpy.errstate(all="raise"):
+            got = layer.lrp(R, rule)
+        assert numpy.isfinite(got).all(), rule
+        if not isinstance(rule, Flat):
+            assert (got[0] == 0).all(), rule  # the all-zero sample passes no relevance
+
+
 # ------------------------------------------------------------------ validation
 @pytest.mark.parametrize(
     "make",

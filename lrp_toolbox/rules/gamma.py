@@ -12,7 +12,7 @@ from .._typing import Array
 from ..errors import RuleError
 from ._ops import input_parts, memo, output_z, split_affine, split_affine_t, swapped_halves
 from .base import Rule, book_part
-from .stabilizer import check_stabilizer, ratio, stabilize, zero_mask
+from .stabilizer import check_stabilizer, ratio, stabilize, stabilize_and_mask, zero_mask
 from .zrules import DEFAULT_STABILIZER, _check_bias
 
 if TYPE_CHECKING:
@@ -96,8 +96,7 @@ class Gamma(Rule):
 
         def prepare() -> tuple[Array, Array, Array | None]:
             raw = layer.affine(x, wp, bterm)
-            den = stabilize(raw, self.stabilizer, self.stabilizer_form)
-            return raw, den, zero_mask(den)
+            return (raw, *stabilize_and_mask(raw, self.stabilizer, self.stabilizer_form))
 
         raw, den, mask = memo(layer, ("den", self.cache_key), prepare)
         s, dropped = ratio(R, den, mask)

@@ -25,7 +25,7 @@ from ._ops import (
     weight_parts,
 )
 from .base import Rule, book_part
-from .stabilizer import check_stabilizer, denominator_nonzero, ratio, stabilize, zero_mask
+from .stabilizer import check_stabilizer, denominator_nonzero, ratio, stabilize, stabilize_and_mask, zero_mask
 from .zrules import DEFAULT_STABILIZER, _check_bias
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ def _part_den(
     else:
         raw, empty, known = z + bterm, (z == 0) & (bterm == 0), None
     den = stabilize(raw, eps, form, sign=known, zero=empty if folded else None, out=raw if in_place else None)
-    mask = zero_mask(den, empty, den_nonzero=denominator_nonzero(eps, form, known))
+    mask = zero_mask(den, empty, den_nonzero=denominator_nonzero(eps, form, known, den.dtype))
     return (None if in_place else raw), den, mask
 
 
@@ -230,8 +230,7 @@ def _part_den_plain(
     z: Array, bterm: Array | None, eps: float, form: str
 ) -> tuple[Array, Array, Array | None]:
     raw = z if bterm is None else z + bterm
-    den = stabilize(raw, eps, form)
-    return raw, den, zero_mask(den)
+    return (raw, *stabilize_and_mask(raw, eps, form))
 
 
 @dataclass(frozen=True)

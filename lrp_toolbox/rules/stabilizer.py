@@ -6,7 +6,9 @@ through :func:`stabilize` and :func:`ratio`; nothing else in the toolbox adds an
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
+
+import numpy
 
 from .. import backend
 from .._typing import Array
@@ -99,12 +101,15 @@ def stabilize(
     raise RuleError(f"stabilizer_form must be one of {STABILIZER_FORMS}, got {form!r}")
 
 
-def denominator_nonzero(epsilon: float, form: str, sign: int | None = None) -> bool:
+def denominator_nonzero(epsilon: float, form: str, sign: int | None = None, dtype: Any = None) -> bool:
     """Whether ``stabilize(z, epsilon, form, sign)`` is never 0 (then ``zero_mask`` skips the test).
 
     True for ``'signed'`` with ``epsilon > 0`` (``|result| >= epsilon``) and for ``'unsigned'``
-    with ``epsilon > 0`` and ``z >= 0`` (``sign == +1``).
+    with ``epsilon > 0`` and ``z >= 0`` (``sign == +1``). ``epsilon`` counts as it is in ``dtype``
+    (the dtype of ``z``): a stabiliser that rounds to 0 there (``1e-50`` in float32) is 0.
     """
+    if dtype is not None:
+        epsilon = float(numpy.dtype(dtype).type(epsilon))
     if epsilon <= 0.0:
         return False
     return form == "signed" or (form == "unsigned" and sign == 1)
@@ -133,6 +138,14 @@ def zero_mask(den: Array, drop: Array | None = None, den_nonzero: bool = False) 
         return None
     xp = backend.get_namespace(den)
     return Dropped(zero, xp.where(zero, den.dtype.type(1), den))
+
+
+def stabilize_and_mask(
+    raw: Array, epsilon: float, form: str, out: Array | None = None
+) -> tuple[Array, Dropped | None]:
+    """``stabilize(raw, epsilon, form, out=out)`` and its ``zero_mask`` (skipped where it cannot fire)."""
+    den = stabilize(raw, epsilon, form, out=out)
+    return den, zero_mask(den, den_nonzero=denominator_nonzero(epsilon, form, dtype=den.dtype))
 
 
 def ratio(

@@ -10,7 +10,7 @@ from .._typing import Array
 from ..modules import LinearFamily, MaxPool
 from ._ops import memo, ones_input, per_sample
 from .base import Rule, book_part
-from .stabilizer import check_stabilizer, ratio, stabilize, zero_mask
+from .stabilizer import check_stabilizer, ratio, stabilize, stabilize_and_mask
 from .zrules import _check_bias
 
 if TYPE_CHECKING:
@@ -24,8 +24,7 @@ def _propagate_input_free(
 
     def prepare() -> tuple[Array, Array, Array | None]:
         raw = layer.affine(ones_input(layer), w, b)  # (1, *out): per-output sums over real inputs
-        den = stabilize(raw, rule.stabilizer, rule.stabilizer_form)
-        return raw, den, zero_mask(den)
+        return (raw, *stabilize_and_mask(raw, rule.stabilizer, rule.stabilizer_form))
 
     raw, den, mask = memo(layer, ("den", rule.cache_key), prepare)
     s, dropped = ratio(R, den, mask)

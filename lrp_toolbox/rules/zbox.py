@@ -12,7 +12,7 @@ from .._typing import Array
 from ..errors import RuleError
 from ._ops import memo, weight_parts
 from .base import Rule, book_part
-from .stabilizer import check_stabilizer, ratio, stabilize, zero_mask
+from .stabilizer import check_stabilizer, ratio, stabilize_and_mask
 from .zrules import DEFAULT_STABILIZER
 
 if TYPE_CHECKING:
@@ -114,8 +114,7 @@ class ZBox(Rule):
             if wneg is not None:
                 bounds = bounds + layer.affine(high, wneg)
             raw = layer.affine(x, w) - bounds
-            den = stabilize(raw, self.stabilizer, self.stabilizer_form)
-            return raw, den, zero_mask(den)
+            return (raw, *stabilize_and_mask(raw, self.stabilizer, self.stabilizer_form))
 
         raw, den, mask = memo(layer, ("den", self.cache_key), prepare)
         s, dropped = ratio(R, den, mask)

@@ -9,7 +9,7 @@ from .._typing import Array
 from ..errors import RuleError
 from ._ops import memo, output_z, transient
 from .base import Rule, book_part
-from .stabilizer import check_stabilizer, ratio, stabilize, zero_mask
+from .stabilizer import check_stabilizer, ratio, stabilize_and_mask
 
 if TYPE_CHECKING:
     from ..ledger import Book
@@ -34,18 +34,13 @@ def propagate_z(rule: Any, layer: Any, R: Array, eps: float, book: Book | None) 
     den, mask = memo(
         layer,
         ("den", rule.cache_key),
-        lambda: _den_mask(z, eps, rule.stabilizer_form, out=z if spare else None),
+        lambda: stabilize_and_mask(z, eps, rule.stabilizer_form, out=z if spare else None),
     )
     writable = in_place and den is not layer.cache.y and den.shape == R.shape
     s, dropped = ratio(R, den, mask, out=den if writable else None)
     R_in = layer.input_times_affine_t(layer.cache.x, s, layer.lrp_weight)
     book_part(book, 1.0, R, s, den, z, layer.lrp_bias if with_bias else None, dropped)
     return R_in
-
-
-def _den_mask(raw: Array, eps: float, form: str, out: Array | None = None) -> tuple[Array, Array | None]:
-    den = stabilize(raw, eps, form, out=out)
-    return den, zero_mask(den)
 
 
 @dataclass(frozen=True)
