@@ -116,6 +116,28 @@ def test_add_columns_kernel_equals_slice_adds_bitwise(cupy, dtype, window, strid
     assert numpy.array_equal(backend.to_numpy(kernel), cpu)  # additions are exact-order: same bits
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("shape", [(3, 5, 7, 2), (40, 3, 2, 70), (16, 4, 4, 33)])
+def test_swap_outer_kernel_equals_numpy_bitwise(cupy, dtype, shape) -> None:
+    from lrp_toolbox.modules import conv_columns
+
+    rng = numpy.random.default_rng(10)
+    A, H, W, B = shape
+    # windows of larger arrays (offsets and strides as in the convolution), with and without a factor
+    big_src = rng.standard_normal((A + 1, H + 2, W + 3, B)).astype(dtype)
+    big_dst = rng.standard_normal((B + 2, H + 1, W + 2, A)).astype(dtype)
+    mul = rng.standard_normal((B, H, W, A)).astype(dtype)
+    src_view = (slice(1, None), slice(1, H + 1), slice(2, W + 2), slice(None))
+    dst_view = (slice(2, None), slice(0, H), slice(1, W + 1), slice(None))
+    for factor in (None, mul):
+        cpu = big_dst.copy()
+        conv_columns.swap_outer(big_src[src_view], cpu[dst_view], factor)
+        gpu = cupy.asarray(big_dst)
+        g_factor = None if factor is None else cupy.asarray(factor)
+        conv_columns.swap_outer(cupy.asarray(big_src)[src_view], gpu[dst_view], g_factor)
+        assert numpy.array_equal(backend.to_numpy(gpu), cpu)  # the rest of dst untouched as well
+
+
 def test_float64_bitwise_repeatable(cupy) -> None:
     X = cupy.asarray(numpy.random.default_rng(1).standard_normal((3, 12, 14, 2)))
     gpu = small_cnn().to("cupy")

@@ -46,30 +46,55 @@ def row_bands(n_rows: int, bytes_per_row: int, budget: int) -> Iterator[tuple[in
         yield start, min(n_rows, start + step)
 
 
+def swap_outer(src: Array, dst: Array, mul: Array | None = None) -> None:
+    """``dst[b, y, x, a] = src[a, y, x, b]``, or ``mul[b, y, x, a] * src[a, y, x, b]``.
+
+    The layout change between NHWC arrays and the ``(d, Hp, Wp, N)`` column layout. ``src`` and
+    ``dst`` may be windows of larger arrays (a band of rows, the unpadded part of a buffer, a block
+    of channels). On CuPy one tiled kernel (``conv_columns_cuda.swap_outer``); the bits are the same.
+
+    Parameters
+    ----------
+    src : ndarray of shape (A, H, W, B)
+    dst : ndarray of shape (B, H, W, A), written in place
+    mul : ndarray of shape (B, H, W, A), optional
+    """
+    if backend.backend_name(dst) == "cupy":
+        from . import conv_columns_cuda
+
+        conv_columns_cuda.swap_outer(src, dst, mul)
+    elif mul is None:
+        dst[...] = src.transpose(3, 1, 2, 0)
+    else:
+        backend.get_namespace(dst).multiply(mul, src.transpose(3, 1, 2, 0), out=dst)
+
+
 def to_chwn(xs: Sequence[Array], padding: windows.Padding) -> Array:
     """Zero-padded copy ``(k*d, Hp, Wp, N)`` of ``k`` NHWC arrays ``(N, H, W, d)``, channels stacked."""
     xp = backend.get_namespace(*xs)
     N, H, W, d = xs[0].shape
     (top, bottom), (left, right) = padding
-    if len(xs) == 1 and padding == ((0, 0), (0, 0)):
-        return xp.ascontiguousarray(xs[0].transpose(3, 1, 2, 0))
     alloc = xp.empty if padding == ((0, 0), (0, 0)) else xp.zeros
     out = alloc((len(xs) * d, H + top + bottom, W + left + right, N), dtype=xs[0].dtype)
     for k, x in enumerate(xs):
-        out[k * d : (k + 1) * d, top : top + H, left : left + W, :] = x.transpose(3, 1, 2, 0)
+        swap_outer(x, out[k * d : (k + 1) * d, top : top + H, left : left + W, :])
     return out
 
 
-def nhwc_view(buf: Array, padding: windows.Padding) -> Array:
-    """The unpadded part of a ``(d, Hp, Wp, N)`` buffer, viewed as NHWC (not contiguous)."""
+def interior(buf: Array, padding: windows.Padding) -> Array:
+    """The unpadded part ``(d, H, W, N)`` of a padded ``(d, Hp, Wp, N)`` buffer (a view)."""
     (top, bottom), (left, right) = padding
     _, Hp, Wp, _ = buf.shape
-    return buf[:, top : Hp - bottom, left : Wp - right, :].transpose(3, 1, 2, 0)
+    return buf[:, top : Hp - bottom, left : Wp - right, :]
 
 
-def from_chwn(buf: Array, padding: windows.Padding) -> Array:
-    """Crop a padded ``(d, Hp, Wp, N)`` buffer and return it as a C-ordered NHWC array."""
-    return backend.get_namespace(buf).ascontiguousarray(nhwc_view(buf, padding))
+def from_chwn(buf: Array, padding: windows.Padding, times: Array | None = None) -> Array:
+    """Crop a padded ``(d, Hp, Wp, N)`` buffer to a C-ordered NHWC array (times ``times``, NHWC)."""
+    inner = interior(buf, padding)
+    d, H, W, N = inner.shape
+    out = backend.get_namespace(buf).empty((N, H, W, d), dtype=buf.dtype)
+    swap_outer(inner, out, times)
+    return out
 
 
 def _band_slices(

@@ -1,4 +1,6 @@
-"""The adjoint of ``conv_columns.columns`` on CuPy as one gather kernel per band.
+"""CuPy kernels of ``conv_columns``: the adjoint of ``columns`` and the layout swaps.
+
+**Adjoint of ``columns``**, one gather kernel per band.
 
 On NumPy, ``conv_columns.add_columns`` adds each kernel offset's share with one strided slice-add
 (``h*w`` passes over the band's rows of the buffer). On a GPU each of these is a kernel launch that
@@ -10,6 +12,13 @@ shares of every offset ``(a, b)`` that covers it, in row-major ``(a, b)`` order,
 The additions per element happen in the same order as the slice-adds (starting from the buffer's
 value, offset ``(0, 0)`` first), so on one device both paths give the same bits
 (``tests/test_gpu.py`` checks it), and float64 results repeat bit for bit.
+
+**Layout swaps** ``dst[b, y, x, a] = src[a, y, x, b]`` (optionally times ``mul[b, y, x, a]``)
+between NHWC activations and the ``(d, Hp, Wp, N)`` column layout. CuPy runs the plain
+``dst[...] = src.transpose(3, 1, 2, 0)`` as an element-wise copy whose reads (or writes) jump by a
+whole image per element; here a 32x32 tile of the ``(a, b)`` plane of one position ``(y, x)`` goes
+through shared memory, so reads and writes both run along their contiguous axis. Values are only
+moved (or multiplied once, as NumPy does), so the bits are those of the NumPy path.
 """
 
 from __future__ import annotations
@@ -17,8 +26,40 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+import numpy
+
 from .._typing import Array
 from . import windows
+
+_SWAP_SOURCE = r"""
+extern "C" __global__ void lrp_toolbox_swap_outer(
+    const T* src, T* dst, const T* mul, const int has_mul,
+    const long long A, const long long W, const long long B,
+    const long long sA, const long long sH, const long long sW, const long long sB,
+    const long long dB, const long long dH, const long long dW, const long long dA,
+    const long long mB, const long long mH, const long long mW, const long long mA)
+{
+    __shared__ T tile[32][33];
+    const long long y = blockIdx.x / W, x = blockIdx.x - (blockIdx.x / W) * W;
+    const long long b0 = (long long)blockIdx.y * 32, a0 = (long long)blockIdx.z * 32;
+    const T* s = src + y * sH + x * sW;
+    for (int j = threadIdx.y; j < 32; j += 8) {
+        const long long a = a0 + j, b = b0 + threadIdx.x;
+        if (a < A && b < B) tile[j][threadIdx.x] = s[a * sA + b * sB];
+    }
+    __syncthreads();
+    T* d = dst + y * dH + x * dW;
+    const T* m = mul + y * mH + x * mW;
+    for (int j = threadIdx.y; j < 32; j += 8) {
+        const long long b = b0 + j, a = a0 + threadIdx.x;
+        if (a < A && b < B) {
+            T v = tile[threadIdx.x][j];
+            if (has_mul) v = m[b * mB + a * mA] * v;
+            d[b * dB + a * dA] = v;
+        }
+    }
+}
+"""
 
 _OPERATION = r"""
 const ptrdiff_t k = i % nb;
@@ -56,6 +97,39 @@ def _kernel() -> Any:
         "lrp_toolbox_add_columns",
         reduce_dims=False,  # ``i`` is the C-order index over the (d, rows, columns, N) view
     )
+
+
+@functools.cache
+def _swap_kernel(ctype: str) -> Any:
+    """The compiled-on-first-use swap kernel for ``T = ctype`` ('float' or 'double')."""
+    import cupy
+
+    return cupy.RawKernel(f"typedef {ctype} T;\n{_SWAP_SOURCE}", "lrp_toolbox_swap_outer")
+
+
+def _element_strides(a: Array) -> tuple[int, ...]:
+    return tuple(stride // a.itemsize for stride in a.strides)
+
+
+def swap_outer(src: Array, dst: Array, mul: Array | None = None) -> None:
+    """``dst[b, y, x, a] = src[a, y, x, b]`` (times ``mul[b, y, x, a]``) for CuPy views.
+
+    Parameters
+    ----------
+    src : cupy.ndarray of shape (A, H, W, B), any strides (a window of a larger array)
+    dst : cupy.ndarray of shape (B, H, W, A), any strides; written in place
+    mul : cupy.ndarray of shape (B, H, W, A), optional
+    """
+    import cupy
+
+    A, H, W, B = src.shape
+    if src.size == 0:
+        return
+    kernel = _swap_kernel("double" if src.dtype == cupy.float64 else "float")
+    m = dst if mul is None else mul
+    grid = (H * W, (B + 31) // 32, (A + 31) // 32)
+    sizes = (A, W, B, *_element_strides(src), *_element_strides(dst), *_element_strides(m))
+    kernel(grid, (32, 8), (src, dst, m, numpy.int32(mul is not None), *map(numpy.int64, sizes)))
 
 
 def add_columns(

@@ -145,7 +145,7 @@ class Convolution(LinearFamily):
             zT = wT @ self._columns(xc, band, Wo)
             if b is not None:
                 zT += b[:, None]
-            out[:, band[0] : band[1]] = zT.reshape(n, band[1] - band[0], Wo, N).transpose(3, 1, 2, 0)
+            conv_columns.swap_outer(zT.reshape(n, band[1] - band[0], Wo, N), out[:, band[0] : band[1]])
         return out
 
     def affine(self, x: Array, w: Array, b: Array | None = None) -> Array:
@@ -179,7 +179,7 @@ class Convolution(LinearFamily):
             start = 0
             for s in ss:  # each block transposed straight into its rows: no concatenated copy
                 stop = start + s.shape[-1]
-                s_band[start:stop] = s[:, band[0] : band[1]].transpose(3, 1, 2, 0)
+                conv_columns.swap_outer(s[:, band[0] : band[1]], s_band[start:stop])
                 start = stop
             parts = (wK @ s_band.reshape(n, rows * Wo * N)).reshape(h, ww, d, rows, Wo, N)
             conv_columns.add_columns(buf, parts, self.stride, self.dilation, band)
@@ -195,7 +195,7 @@ class Convolution(LinearFamily):
 
     def input_times_affine_t(self, x: Array, s: Array, w: Array) -> Array:
         """``x * affine_t(s, w)``, multiplied straight from the transposed pass's buffer (one pass less)."""
-        return x * conv_columns.nhwc_view(self._affine_t_chwn([s], w), self.padding)
+        return conv_columns.from_chwn(self._affine_t_chwn([s], w), self.padding, times=x)
 
     def affine_t_many(self, ss: Sequence[Array], ws: Sequence[Array]) -> list[Array]:
         """``[affine_t(concatenate(ss, -1), w) for w in ws]`` as one transposed pass, the weights
@@ -216,10 +216,11 @@ class Convolution(LinearFamily):
         n = DY.shape[-1]
         _, Wo, bands = self._bands(x.shape, self.W.size // n, x)
         xc = conv_columns.to_chwn([x], self.padding)
-        DYT = DY.transpose(3, 1, 2, 0)
+        N = DY.shape[0]
         dW = xp.zeros((self.W.size // n, n), dtype=DY.dtype)
         for band in bands:
-            dy_band = xp.ascontiguousarray(DYT[:, band[0] : band[1]]).reshape(n, -1)
-            dW += self._columns(xc, band, Wo) @ dy_band.T
+            dy_band = xp.empty((n, band[1] - band[0], Wo, N), dtype=DY.dtype)
+            conv_columns.swap_outer(DY[:, band[0] : band[1]], dy_band)
+            dW += self._columns(xc, band, Wo) @ dy_band.reshape(n, -1).T
         self.grads = {"W": dW.reshape(self.W.shape), "B": DY.reshape(-1, n).sum(axis=0)}
         return self.affine_t(DY, self.W)
