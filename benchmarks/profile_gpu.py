@@ -166,7 +166,7 @@ def layer_pieces(H: int, d: int, n: int, dtype: str, repeat: int) -> tuple[int, 
         return o
 
     def to_nhwc() -> None:
-        out[:, :rows] = zT.reshape(n, rows, H, N).transpose(3, 1, 2, 0)
+        conv_columns.swap_outer(zT.reshape(n, rows, H, N), out[:, :rows])
 
     ref = layer.affine(x, W)
     err = float(cupy.abs(nhwc_affine() - ref).max() / cupy.abs(ref).max())
