@@ -20,6 +20,9 @@ from .. import backend
 from .._typing import Array
 from . import windows
 
+Band = tuple[int, int]
+"""Output rows ``(p0, p1)``, ``p0 <= p < p1``, whose columns are built and multiplied together."""
+
 CPU_CHUNK_BYTES = 4 * 2**20
 """Size bound of one band's column buffer on NumPy: small enough to be reused from the allocator's
 free lists and caches (larger bands measured slower on LeNet-5 and VGG-16, docs/benchmarks.md)."""
@@ -35,7 +38,7 @@ def chunk_bytes(backend_name: str) -> int:
     return GPU_CHUNK_BYTES if backend_name == "cupy" else CPU_CHUNK_BYTES
 
 
-def row_bands(n_rows: int, bytes_per_row: int, budget: int) -> Iterator[tuple[int, int]]:
+def row_bands(n_rows: int, bytes_per_row: int, budget: int) -> Iterator[Band]:
     """Consecutive output-row ranges ``(p0, p1)`` whose columns take at most ``budget`` bytes.
 
     A band holds at least one row. The ranges depend on the shapes and the backend only, so the
@@ -98,7 +101,7 @@ def from_chwn(buf: Array, padding: windows.Padding, times: Array | None = None) 
 
 
 def _band_slices(
-    offset: windows.Pair, band: tuple[int, int], Wo: int, stride: windows.Pair, dilation: windows.Pair
+    offset: windows.Pair, band: Band, Wo: int, stride: windows.Pair, dilation: windows.Pair
 ) -> tuple[slice, slice]:
     """Input rows and columns read by kernel offset ``(a, b)`` for the output rows ``band``."""
     p0, p1 = band
@@ -115,7 +118,7 @@ def columns(
     window: windows.Pair,
     stride: windows.Pair,
     dilation: windows.Pair,
-    band: tuple[int, int],
+    band: Band,
     Wo: int,
 ) -> Array:
     """Receptive fields of the output rows ``band`` of ``xc (d, Hp, Wp, N)``.
@@ -139,13 +142,7 @@ def columns(
     return cols.reshape(h * w * d, rows * Wo * N)
 
 
-def add_columns(
-    buf: Array,
-    parts: Array,
-    stride: windows.Pair,
-    dilation: windows.Pair,
-    band: tuple[int, int],
-) -> None:
+def add_columns(buf: Array, parts: Array, stride: windows.Pair, dilation: windows.Pair, band: Band) -> None:
     """Adjoint of ``columns``, accumulated in place into ``buf (d, Hp, Wp, N)``.
 
     ``parts`` has the shape ``(h, w, d, p1-p0, Wo, N)``. Offsets are added in row-major order, one
@@ -161,11 +158,7 @@ def add_columns(
 
 
 def add_columns_sliced(
-    buf: Array,
-    parts: Array,
-    stride: windows.Pair,
-    dilation: windows.Pair,
-    band: tuple[int, int],
+    buf: Array, parts: Array, stride: windows.Pair, dilation: windows.Pair, band: Band
 ) -> None:
     """``add_columns`` as one strided slice-add per kernel offset (any backend)."""
     Wo = parts.shape[4]
