@@ -34,7 +34,9 @@ save() {
 
 {
     echo "# date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-    echo "# git: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    echo "# git: $(git rev-parse --short HEAD 2>/dev/null || echo unknown) (stale where the tree was copied without .git)"
+    # the sources actually run: compare with the same command in a checkout
+    echo "# lrp_toolbox sources sha256: $(find lrp_toolbox -name '*.py' | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-16)"
     "$PYTHON" - <<'EOF'
 import platform, numpy, cupy
 props = cupy.cuda.runtime.getDeviceProperties(0)
