@@ -297,3 +297,21 @@ def test_stacked_passes_equal_separate_passes(rng, shape, filtersize, stride, pa
     t1, t2 = layer.affine_t_many([S], [w1, w2])
     numpy.testing.assert_allclose(t1, layer.affine_t(S, w1), rtol=1e-12, atol=1e-13)
     numpy.testing.assert_allclose(t2, layer.affine_t(S, w2), rtol=1e-12, atol=1e-13)
+
+
+def test_swap_kernel_applies_only_to_one_float_dtype_and_cuda_grid_sizes():
+    # decided from shapes and dtypes alone (checked here without a GPU); elsewhere CuPy's own copy runs
+    from lrp_toolbox.modules import conv_columns_cuda
+
+    f64, f32 = numpy.zeros((3, 2, 2, 5)), numpy.zeros((5, 2, 2, 3), dtype=numpy.float32)
+    assert conv_columns_cuda.swap_kernel_applies(f64, numpy.zeros((5, 2, 2, 3)))
+    assert conv_columns_cuda.swap_kernel_applies(f32.transpose(3, 1, 2, 0), f32, f32)
+    assert not conv_columns_cuda.swap_kernel_applies(f64, f32)
+    assert not conv_columns_cuda.swap_kernel_applies(
+        f32.transpose(3, 1, 2, 0), f32, numpy.zeros((5, 2, 2, 3))
+    )
+    assert not conv_columns_cuda.swap_kernel_applies(
+        numpy.zeros((3, 2, 2, 5), dtype=int), numpy.zeros((5, 2, 2, 3), dtype=int)
+    )
+    wide = numpy.broadcast_to(numpy.zeros(1), (32 * 65535 + 1, 1, 1, 1))
+    assert not conv_columns_cuda.swap_kernel_applies(wide, numpy.zeros((1, 1, 1, 1)))

@@ -65,8 +65,10 @@ def swap_outer(src: Array, dst: Array, mul: Array | None = None) -> None:
     if backend.backend_name(dst) == "cupy":
         from . import conv_columns_cuda
 
-        conv_columns_cuda.swap_outer(src, dst, mul)
-    elif mul is None:
+        if conv_columns_cuda.swap_kernel_applies(src, dst, mul):
+            conv_columns_cuda.swap_outer(src, dst, mul)
+            return
+    if mul is None:
         dst[...] = src.transpose(3, 1, 2, 0)
     else:
         backend.get_namespace(dst).multiply(mul, src.transpose(3, 1, 2, 0), out=dst)

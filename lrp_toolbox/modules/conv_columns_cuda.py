@@ -111,8 +111,22 @@ def _element_strides(a: Array) -> tuple[int, ...]:
     return tuple(stride // a.itemsize for stride in a.strides)
 
 
+_MAX_TILES = 65535
+"""CUDA's limit on the second and third grid dimensions (tiles of 32 along B and A)."""
+
+
+def swap_kernel_applies(src: Array, dst: Array, mul: Array | None = None) -> bool:
+    """Whether ``swap_outer`` handles these arrays: one float32 or float64 dtype for all, and at most
+    ``32 * 65535`` values along ``A`` and ``B`` (otherwise the caller uses CuPy's own copy)."""
+    dtypes = {src.dtype, dst.dtype} | ({mul.dtype} if mul is not None else set())
+    A, _, _, B = src.shape
+    fits = (A + 31) // 32 <= _MAX_TILES and (B + 31) // 32 <= _MAX_TILES
+    return fits and len(dtypes) == 1 and src.dtype in (numpy.float32, numpy.float64)
+
+
 def swap_outer(src: Array, dst: Array, mul: Array | None = None) -> None:
-    """``dst[b, y, x, a] = src[a, y, x, b]`` (times ``mul[b, y, x, a]``) for CuPy views.
+    """``dst[b, y, x, a] = src[a, y, x, b]`` (times ``mul[b, y, x, a]``) for CuPy views
+    (``swap_kernel_applies`` must hold).
 
     Parameters
     ----------
