@@ -90,19 +90,17 @@ def part_chunks(chunks: list[int], repeat: int) -> None:
     print("| MiB | forward | epsilon | epsilon_plus_flat |")
     print("|---:|---:|---:|---:|")
     model, X, R0 = setup("vgg16", "float32")
-    default = conv_columns.GPU_CHUNK_BYTES
+    default, kernel = conv_columns.GPU_CHUNK_BYTES, conv_columns_cuda.add_columns
+    rules = ("epsilon", "epsilon_plus_flat")
     try:
         for mib in chunks:
             conv_columns.GPU_CHUNK_BYTES = mib * 2**20
-            print(f"| {mib} | {cells(model, X, R0, ('epsilon', 'epsilon_plus_flat'), repeat)} |", flush=True)
+            print(f"| {mib} | {cells(model, X, R0, rules, repeat)} |", flush=True)
         conv_columns.GPU_CHUNK_BYTES = default
-        kernel = conv_columns_cuda.add_columns
         conv_columns_cuda.add_columns = conv_columns.add_columns_sliced
-        rules = ("epsilon", "epsilon_plus_flat")
         print(f"| {default // 2**20}, slice-adds | {cells(model, X, R0, rules, repeat)} |", flush=True)
-        conv_columns_cuda.add_columns = kernel
     finally:
-        conv_columns.GPU_CHUNK_BYTES = default
+        conv_columns.GPU_CHUNK_BYTES, conv_columns_cuda.add_columns = default, kernel
 
 
 def part_profile(top: int) -> None:

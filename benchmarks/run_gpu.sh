@@ -51,39 +51,31 @@ EOF
 
 status=0
 
+# run_step LABEL FILE COMMAND...: echo the command, run it, keep its output in FILE; a failure is
+# reported and remembered, and the later steps still run
+run_step() {
+    local label=$1 file=$2
+    shift 2
+    echo "== ${*/#$PYTHON/python}"
+    set +e
+    "$@" 2>&1 | save "$file"
+    local step_status=${PIPESTATUS[0]}
+    set -e
+    if [[ $step_status -ne 0 ]]; then
+        echo "run_gpu.sh: $label FAILED (exit status $step_status)" >&2
+        status=1
+    fi
+}
+
 # 2. GPU tests (parity of CuPy and NumPy results).
-echo "== python -m pytest -m gpu tests/"
-set +e
-"$PYTHON" -m pytest -m gpu tests/ -p no:cacheprovider 2>&1 | save gpu_tests.txt
-test_status=${PIPESTATUS[0]}
-set -e
-if [[ $test_status -ne 0 ]]; then
-    echo "run_gpu.sh: GPU tests FAILED (pytest exit status $test_status)" >&2
-    status=1
-fi
+run_step "GPU tests" gpu_tests.txt "$PYTHON" -m pytest -m gpu tests/ -p no:cacheprovider
 
 # 3. CuPy benchmark rows (float64 and float32; VGG-16 at batch 16).
-echo "== python benchmarks/bench_lrp.py --backends cupy ${BENCH_ARGS:-}"
-set +e
 # shellcheck disable=SC2086  # BENCH_ARGS is meant to split into options
-"$PYTHON" benchmarks/bench_lrp.py --backends cupy ${BENCH_ARGS:-} 2>&1 | save bench_gpu.md
-bench_status=${PIPESTATUS[0]}
-set -e
-if [[ $bench_status -ne 0 ]]; then
-    echo "run_gpu.sh: benchmark FAILED (exit status $bench_status)" >&2
-    status=1
-fi
+run_step benchmark bench_gpu.md "$PYTHON" benchmarks/bench_lrp.py --backends cupy ${BENCH_ARGS:-}
 
 # 4. Where the time goes.
-echo "== python benchmarks/profile_gpu.py"
-set +e
-"$PYTHON" benchmarks/profile_gpu.py 2>&1 | save profile_gpu.txt
-profile_status=${PIPESTATUS[0]}
-set -e
-if [[ $profile_status -ne 0 ]]; then
-    echo "run_gpu.sh: profile FAILED (exit status $profile_status)" >&2
-    status=1
-fi
+run_step profile profile_gpu.txt "$PYTHON" benchmarks/profile_gpu.py
 
 if [[ $status -eq 0 ]]; then echo "run_gpu.sh: done"; fi
 exit "$status"

@@ -29,7 +29,7 @@ from typing import Any
 import numpy
 
 from .._typing import Array
-from . import windows
+from . import conv_columns, windows
 
 _SWAP_SOURCE = r"""
 extern "C" __global__ void lrp_toolbox_swap_outer(
@@ -147,7 +147,7 @@ def swap_outer(src: Array, dst: Array, mul: Array | None = None) -> None:
 
 
 def add_columns(
-    buf: Array, parts: Array, stride: windows.Pair, dilation: windows.Pair, band: tuple[int, int]
+    buf: Array, parts: Array, stride: windows.Pair, dilation: windows.Pair, band: conv_columns.Band
 ) -> None:
     """``conv_columns.add_columns`` for CuPy arrays: ``buf (d, Hp, Wp, N) += adjoint(parts)``.
 
@@ -161,9 +161,10 @@ def add_columns(
     band : (p0, p1)
         The output rows of ``parts``.
     """
+    import cupy
+
     h, w, d, rows, Wo, N = parts.shape
-    if not parts.flags.c_contiguous:  # the GEMM result always is; a view would be indexed wrongly
-        parts = parts.copy()
+    parts = cupy.ascontiguousarray(parts)  # a no-op for the GEMM result; the kernel indexes C order
     y0 = band[0] * stride[0]
     y1 = min(buf.shape[1], y0 + (rows - 1) * stride[0] + (h - 1) * dilation[0] + 1)
     x1 = min(buf.shape[2], (Wo - 1) * stride[1] + (w - 1) * dilation[1] + 1)

@@ -121,14 +121,16 @@ class Convolution(LinearFamily):
         h, w, d, _ = self.filtersize
         return h * w * d
 
-    def _bands(self, x_shape: tuple[int, ...], K: int, like: Array) -> tuple[int, int, list[tuple[int, int]]]:
+    def _bands(
+        self, x_shape: tuple[int, ...], K: int, like: Array
+    ) -> tuple[int, int, list[conv_columns.Band]]:
         """``(Ho, Wo, bands)`` for an input of shape ``x_shape`` (validated), ``K`` column rows and
         columns of the dtype and backend of ``like``."""
         Ho, Wo, _ = self.output_shape(tuple(x_shape[1:]))
         budget = conv_columns.chunk_bytes(backend.backend_name(like))
         return Ho, Wo, list(conv_columns.row_bands(Ho, K * Wo * x_shape[0] * like.dtype.itemsize, budget))
 
-    def _columns(self, xc: Array, band: tuple[int, int], Wo: int) -> Array:
+    def _columns(self, xc: Array, band: conv_columns.Band, Wo: int) -> Array:
         """``(h*w*D, rows*Wo*N)`` receptive fields of the output rows ``band`` of ``xc (D, Hp, Wp, N)``."""
         return conv_columns.columns(xc, self.filtersize[:2], self.stride, self.dilation, band, Wo)
 

@@ -12,7 +12,7 @@ from .._typing import Array
 from ..errors import RuleError
 from ._ops import input_parts, memo, output_z, split_affine, split_affine_t, swapped_halves
 from .base import Rule, book_part
-from .stabilizer import check_stabilizer, ratio, stabilize, stabilize_and_mask, zero_mask
+from .stabilizer import check_stabilizer, ratio, stabilize_and_mask
 from .zrules import DEFAULT_STABILIZER, _check_bias
 
 if TYPE_CHECKING:
@@ -136,8 +136,8 @@ class Gamma(Rule):
             else:
                 bterm = None
             raw = xp.where(z > 0, zpos, zneg)
-            den = stabilize(raw, self.stabilizer, self.stabilizer_form)
-            return raw, den, zero_mask(den, z == 0), bterm, z > 0, z < 0
+            den, mask = stabilize_and_mask(raw, self.stabilizer, self.stabilizer_form, drop=z == 0)
+            return raw, den, mask, bterm, z > 0, z < 0
 
         raw, den, mask, bterm, pos, neg = memo(layer, ("den", self.cache_key), prepare)
         s, dropped = ratio(R, den, mask)

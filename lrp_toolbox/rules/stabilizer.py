@@ -141,11 +141,12 @@ def zero_mask(den: Array, drop: Array | None = None, den_nonzero: bool = False) 
 
 
 def stabilize_and_mask(
-    raw: Array, epsilon: float, form: str, out: Array | None = None
+    raw: Array, epsilon: float, form: str, out: Array | None = None, drop: Array | None = None
 ) -> tuple[Array, Dropped | None]:
-    """``stabilize(raw, epsilon, form, out=out)`` and its ``zero_mask`` (skipped where it cannot fire)."""
+    """``stabilize(raw, epsilon, form, out=out)`` and its ``zero_mask(den, drop)``, whose test
+    ``den == 0`` is skipped where the stabiliser rules it out (``denominator_nonzero``)."""
     den = stabilize(raw, epsilon, form, out=out)
-    return den, zero_mask(den, den_nonzero=denominator_nonzero(epsilon, form, dtype=den.dtype))
+    return den, zero_mask(den, drop, den_nonzero=denominator_nonzero(epsilon, form, dtype=den.dtype))
 
 
 def ratio(
