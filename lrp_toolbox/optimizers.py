@@ -82,7 +82,9 @@ class Adam:
             p = getattr(layer, name)
             g = layer.grads[name]
             xp = backend.get_namespace(p, g)
-            m, v = self._moments.get(slot, (xp.zeros_like(p), xp.zeros_like(p)))
+            if slot not in self._moments:
+                self._moments[slot] = (xp.zeros_like(p), xp.zeros_like(p))
+            m, v = self._moments[slot]
             m *= self.beta1
             m += (1.0 - self.beta1) * g
             v *= self.beta2

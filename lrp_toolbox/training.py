@@ -22,6 +22,7 @@ import numpy
 
 from . import backend
 from ._typing import Array
+from .errors import ShapeError
 from .modules.activations import SoftMax
 from .modules.base import Module
 from .optimizers import make_optimizer, parameter_slots
@@ -108,6 +109,7 @@ def train(
     iters: int = 10000,
     lrate: float = 0.005,
     lrate_decay: str | None = None,
+    lfactor_initial: float = 1.0,
     status: int = 250,
     convergence: int = -1,
     transform: Callable[[Array], Array] | None = None,
@@ -117,7 +119,6 @@ def train(
     momentum: float = 0.9,
     seed: int | numpy.random.Generator = 0,
     eval_batchsize: int = 500,
-    lfactor_initial: float = 1.0,
     select: str = "loss",
 ) -> TrainingHistory:
     """Train ``model`` in place on ``(X, Y)`` and keep the parameters with the best evaluation loss.
@@ -129,7 +130,8 @@ def train(
     Y : ndarray of shape (N, C)
         One-hot labels (or regression targets).
     Xval, Yval : ndarray, optional
-        Validation data; when absent the training data is used for evaluation.
+        Validation data; when absent (``None``, or empty as the original's default ``[]``) the
+        training data is used for evaluation.
     batchsize : int
         Samples per update.
     iters : int
@@ -139,6 +141,8 @@ def train(
     lrate_decay : {None, 'none', 'sublinear', 'linear'}
         After an improving evaluation the learning factor becomes ``1 - acc**2`` ('sublinear') or
         ``1 - acc`` ('linear'), as in the original toolbox.
+    lfactor_initial : float
+        Initial learning factor.
     status : int
         Evaluate (and update the progress bar) every ``status`` iterations.
     convergence : int
@@ -154,8 +158,6 @@ def train(
         Source of the batch order.
     eval_batchsize : int
         Chunk size for evaluation.
-    lfactor_initial : float
-        Initial learning factor.
     select : {'loss', 'accuracy'}
         What "best" means for the kept model: the lowest evaluation loss (default), or the highest
         evaluation accuracy with the loss breaking ties (cross-entropy often rises while accuracy
@@ -164,13 +166,23 @@ def train(
     Returns
     -------
     TrainingHistory
+
+    Raises
+    ------
+    ValueError, TypeError
+        Bad arguments: non-integer counts, labels whose shape is not the model's output shape
+        (``ShapeError``), NaN or Inf in the data, ``transform`` not callable.
+    FloatingPointError
+        An evaluation loss is NaN or Inf (training diverged). The parameters of the best
+        evaluation so far are restored first; the history is the exception's ``history``.
     """
-    if batchsize < 1 or iters < 0 or status < 1:
-        raise ValueError(
-            f"batchsize and status must be >= 1 and iters >= 0, got {batchsize}, {status}, {iters}"
-        )
-    if X.shape[0] != Y.shape[0]:
-        raise ValueError(f"X has {X.shape[0]} samples but Y has {Y.shape[0]}")
+    for name, value, least in (("batchsize", batchsize, 1), ("iters", iters, 0), ("status", status, 1)):
+        _check_count(name, value, least)
+    _check_count("convergence", convergence, None)
+    _check_count("eval_batchsize", eval_batchsize, 1)
+    if transform is not None and not callable(transform):
+        raise TypeError(f"transform must be a callable or None, got {type(transform).__name__}")
+    Xval, Yval = (None if _absent(a) else a for a in (Xval, Yval))
     if (Xval is None) != (Yval is None):
         raise ValueError("give both Xval and Yval, or neither")
     decay = (lrate_decay or "none").lower()
@@ -181,8 +193,8 @@ def train(
     from tqdm.auto import tqdm
 
     dtype = model.dtype or numpy.dtype(numpy.float64)
-    X, Y = X.astype(dtype, copy=False), Y.astype(dtype, copy=False)
-    Xe, Ye = (X, Y) if Xval is None else (Xval.astype(dtype, copy=False), Yval.astype(dtype, copy=False))
+    X, Y = _checked_data(model, X, Y, "X", "Y", dtype)
+    Xe, Ye = (X, Y) if Xval is None else _checked_data(model, Xval, Yval, "Xval", "Yval", dtype)
     rng = seed if isinstance(seed, numpy.random.Generator) else numpy.random.default_rng(seed)
     opt = make_optimizer(optimizer, momentum)
     softmax_output = _ends_in_softmax(model)
@@ -197,6 +209,14 @@ def train(
         history.iterations.append(iteration)
         history.loss.append(loss)
         history.accuracy.append(acc)
+        if not math.isfinite(loss):
+            kept = f"those of iteration {history.best_iteration} were restored" if best else "none kept"
+            error = FloatingPointError(
+                f"training diverged: the evaluation loss at iteration {iteration} is {loss} "
+                f"(lrate {lrate}, learning factor {factor}); parameters: {kept}"
+            )
+            error.history = history  # type: ignore[attr-defined]
+            raise error
         if select == "accuracy" and not math.isnan(acc):
             better = (acc, -loss) >= (history.best_accuracy, -history.best_loss) or iteration == 0
         else:
@@ -212,11 +232,11 @@ def train(
         return convergence > 0 and patience <= 0
 
     best: list[Array] = []
-    evaluate(0)
-    order = rng.permutation(X.shape[0])
-    position = 0
     bar = tqdm(total=iters, disable=silent, unit="it", dynamic_ncols=True)
     try:
+        evaluate(0)
+        order = rng.permutation(X.shape[0])
+        position = 0
         for it in range(1, iters + 1):
             if position + batchsize > X.shape[0]:
                 order, position = rng.permutation(X.shape[0]), 0
@@ -238,7 +258,45 @@ def train(
                     break
     finally:
         bar.close()
-        for (layer, name), value in zip(slots, best, strict=True):
-            setattr(layer, name, value)
+        if best:  # empty only when the very first evaluation failed: nothing was changed yet
+            for (layer, name), value in zip(slots, best, strict=True):
+                setattr(layer, name, value)
         model.clean()
     return history
+
+
+def _check_count(name: str, value: Any, least: int | None) -> None:
+    """An ``int`` (not a bool, not a float) that is at least ``least`` (``None``: any)."""
+    if isinstance(value, bool) or not isinstance(value, (int, numpy.integer)):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    if least is not None and value < least:
+        raise ValueError(f"{name} must be >= {least}, got {value}")
+
+
+def _absent(a: Any) -> bool:
+    """``None`` or an empty sequence (the original's default ``Xval=[]``)."""
+    return a is None or (not hasattr(a, "shape") and len(a) == 0)
+
+
+def _checked_data(model: Module, X: Any, Y: Any, x_name: str, y_name: str, dtype: Any) -> tuple[Array, Array]:
+    """``(X, Y)`` in ``dtype``, after checking that they are arrays of the same length, that ``Y``
+    has the model's output shape for ``X`` and that both are finite."""
+    for name, a in ((x_name, X), (y_name, Y)):
+        if not hasattr(a, "shape") or not hasattr(a, "dtype") or a.ndim < 1:
+            raise TypeError(f"{name} must be an array with a batch axis, got {type(a).__name__}")
+        if a.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must hold numbers, got dtype {a.dtype}")
+    if X.shape[0] != Y.shape[0]:
+        raise ValueError(f"{x_name} has {X.shape[0]} samples but {y_name} has {Y.shape[0]}")
+    out = tuple(model.output_shape(tuple(X.shape[1:])))
+    if tuple(Y.shape[1:]) != out:
+        raise ShapeError(
+            f"{y_name} has shape {tuple(Y.shape)}, but the model maps {x_name} {tuple(X.shape)} to "
+            f"(N, {', '.join(map(str, out))}); give one-hot labels or targets of that shape"
+        )
+    X, Y = X.astype(dtype, copy=False), Y.astype(dtype, copy=False)
+    xp = backend.get_namespace(X, Y)
+    for name, a in ((x_name, X), (y_name, Y)):
+        if not bool(xp.isfinite(a).all()):
+            raise ValueError(f"{name} contains NaN or Inf")
+    return X, Y

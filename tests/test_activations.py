@@ -7,7 +7,7 @@ import numpy
 import pytest
 
 from lrp_toolbox.errors import NotForwardedError, ShapeError
-from lrp_toolbox.modules import Module, Rect, ReLU, SoftMax, Tanh
+from lrp_toolbox.modules import Flatten, Module, Rect, ReLU, Sequential, SoftMax, Tanh
 
 ORACLES = {Rect: oracle.rect, Tanh: oracle.tanh, SoftMax: oracle.softmax}
 CLASSES = [Rect, Tanh, SoftMax]
@@ -161,3 +161,18 @@ def test_record_round_trip(cls):
     assert type(clone) is cls
     assert clone.params == {}
     assert clone.num_params() == 0
+
+
+@pytest.mark.parametrize("bad", [numpy.inf, -numpy.inf, numpy.nan])
+def test_softmax_rejects_non_finite_logits(bad):
+    X = numpy.zeros((2, 3))
+    X[1, 2] = bad
+    with pytest.raises(ValueError, match="logits contain NaN or Inf"):
+        SoftMax().forward(X)
+    with pytest.raises(ValueError, match=r"^layer 1 \(SoftMax\(\)\): the logits contain NaN or Inf"):
+        Sequential([Flatten(), SoftMax()]).forward(X)
+
+
+def test_softmax_rejects_an_empty_class_axis():
+    with pytest.raises(ShapeError, match=r"C >= 1, got \(N, 0\)"):
+        SoftMax().forward(numpy.ones((2, 0)))

@@ -315,3 +315,34 @@ def test_swap_kernel_applies_only_to_one_float_dtype_and_cuda_grid_sizes():
     )
     wide = numpy.broadcast_to(numpy.zeros(1), (32 * 65535 + 1, 1, 1, 1))
     assert not conv_columns_cuda.swap_kernel_applies(wide, numpy.zeros((1, 1, 1, 1)))
+
+
+@pytest.mark.parametrize(("shape", "filtersize", "stride", "padding", "dilation"), CONFIGS, ids=IDS)
+def test_windows_t_is_the_adjoint_of_windows(rng, shape, filtersize, stride, padding, dilation):
+    """``windows`` against explicit indexing, and ``<windows(x), v> == <x, windows_t(v)>``."""
+    layer = _layer(rng, filtersize, stride, padding, dilation)
+    X = rng.standard_normal((2, *shape))
+    layer.forward(X)
+    view = layer.windows(X)
+    Ho, Wo = layer.output_shape(shape)[:2]
+    h, w, d, _ = filtersize
+    assert view.shape == (2, Ho, Wo, d, h, w)
+    (top, _), (left, _) = layer.padding
+    for p, q, a, b in [(0, 0, 0, 0), (Ho - 1, Wo - 1, h - 1, w - 1), (Ho // 2, Wo - 1, 0, w - 1)]:
+        i, j = p * stride[0] + a * dilation[0] - top, q * stride[1] + b * dilation[1] - left
+        inside = 0 <= i < shape[0] and 0 <= j < shape[1]
+        expected = X[:, i, j, :] if inside else numpy.zeros((2, d))
+        assert numpy.array_equal(view[:, p, q, :, a, b], expected)
+    v = rng.standard_normal(view.shape)
+    back = layer.windows_t(v)
+    assert back.shape == X.shape
+    assert float((view * v).sum()) == pytest.approx(float((X * back).sum()), rel=1e-12)
+    assert numpy.array_equal(layer.windows_t(v, input_shape=shape), back)
+
+
+def test_windows_t_rejects_other_layouts():
+    layer = Convolution((2, 3, 4, 1), stride=1)
+    X = numpy.zeros((1, 5, 5, 4))
+    layer.forward(X)
+    with pytest.raises(ShapeError, match=r"windows_t expects values of shape \(N, 4, 3, 4, 2, 3\)"):
+        layer.windows_t(numpy.zeros((1, 4, 3, 2, 3, 4)))

@@ -166,6 +166,44 @@ def test_sequential_backward_errors(small_cnn, small_cnn_input_shape):
         model.backward(numpy.zeros((1, 5)))
 
 
+@pytest.mark.parametrize(
+    "layer",
+    [Linear(3, 2), Convolution((2, 2, 3, 2), stride=1), SumPool(2, 2), AvgPool(2, 2), MaxPool(2, 2), Rect()],
+    ids=lambda m: type(m).__name__,
+)
+@pytest.mark.parametrize("dy_dtype", [numpy.int64, numpy.float32, numpy.bool_])
+def test_backward_rejects_another_dtype(layer, dy_dtype):
+    """An integer DY once gave silent zero gradients in AvgPool (the scale truncated to 0)."""
+    X = numpy.ones((1, 4, 4, 3)) if not isinstance(layer, Linear) else numpy.ones((1, 3))
+    Y = layer.forward(X)
+    with pytest.raises(
+        TypeError, match=rf"DY has dtype {numpy.dtype(dy_dtype)} but the layer output float64"
+    ):
+        layer.backward(numpy.ones(Y.shape, dtype=dy_dtype))
+    assert layer.backward(numpy.ones(Y.shape)).dtype == numpy.float64
+
+
+def test_sequential_wraps_error_subclasses_with_their_cause():
+    """A TypeError subclass whose constructor takes other arguments (NumPy's casting errors) is
+    re-raised as a TypeError naming the layer, with the original as its cause."""
+
+    class Picky(TypeError):
+        def __init__(self, what: str, where: int) -> None:
+            super().__init__(f"{what} at {where}")
+
+    class Failing(Rect):
+        def _forward(self, X):
+            raise Picky("bad thing", 3)
+
+    with pytest.raises(TypeError, match=r"^layer 1 \(Failing\(\)\): bad thing at 3$") as info:
+        Sequential([Rect(), Failing()]).forward(numpy.ones((1, 2)))
+    assert type(info.value) is TypeError
+    assert isinstance(info.value.__cause__, Picky)
+    with pytest.raises(ShapeError) as plain:
+        Sequential([Rect(), Linear(784, 10)]).forward(numpy.zeros((1, 100)))
+    assert plain.value.__cause__ is None and plain.value.__suppress_context__
+
+
 def test_sequential_rejects_non_modules():
     with pytest.raises(TypeError, match="layer 1"):
         Sequential([Rect(), "Tanh"])
@@ -373,3 +411,36 @@ def test_print_shows_the_summary_table_with_last_forward_shapes() -> None:
     model.forward(np.zeros((1, 5, 5, 1)))
     after = str(model)
     assert "(None, 3, 3, 2)" in after and "(None, 18)" in after
+
+
+@pytest.mark.parametrize("dtype", ["float16", "int32", "complex128", "float128"])
+def test_parameter_dtypes_are_float64_or_float32(dtype):
+    if not hasattr(numpy, dtype):
+        pytest.skip(f"numpy has no {dtype} here")
+    with pytest.raises(TypeError, match="dtype must be float64 or float32"):
+        Linear(2, 3, dtype=dtype)
+    with pytest.raises(TypeError, match="dtype must be float64 or float32"):
+        Convolution((2, 2, 1, 1), stride=1, dtype=dtype)
+    with pytest.raises(TypeError, match=r"^Sequential.*dtype must be float64 or float32|dtype must be"):
+        Sequential([Linear(2, 3)]).to(dtype=dtype)
+
+
+def test_record_parameters_must_share_one_dtype(rng):
+    record = Linear(3, 2, rng=rng).to_record()
+    mixed = LayerRecord(
+        record.kind, record.config, {"W": record.arrays["W"].astype("float32"), "B": record.arrays["B"]}
+    )
+    with pytest.raises(ValueError, match="parameters must share one dtype, got float32, float64"):
+        Module.from_record(mixed)
+
+
+def test_numpy_integers_are_accepted_as_hyperparameters():
+    n = numpy.int64
+    layer = Convolution((n(2), n(2), n(1), n(1)), stride=(n(1), n(2)), padding=n(1), dilation=n(1))
+    assert layer.stride == (1, 2) and layer.padding == ((1, 1), (1, 1))
+    assert type(layer.stride[0]) is int
+    assert MaxPool(n(2), (n(2), n(2))).pool == (2, 2)
+    with pytest.raises(ValueError):
+        Convolution((2, 2, True, 1))
+    with pytest.raises(ValueError):
+        MaxPool(numpy.bool_(True))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy
 import pytest
 
+from lrp_toolbox.errors import ShapeError
 from lrp_toolbox.modules import Linear, Rect, Sequential, SoftMax, Tanh
 from lrp_toolbox.optimizers import SGD, Adam, make_optimizer
 from lrp_toolbox.training import _step_gradients, loss_and_accuracy, predict, train
@@ -158,3 +159,75 @@ def test_select_accuracy_keeps_the_most_accurate_evaluation() -> None:
     assert accuracy == history.best_accuracy
     with pytest.raises(ValueError, match="select"):
         train(net, XOR_X, XOR_Y, select="f1", silent=True)
+
+
+def test_original_positional_signature() -> None:
+    """train(X, Y, Xval, Yval, batchsize, iters, lrate, lrate_decay, lfactor_initial, status,
+    convergence, transform, silent): the original's order, its ``[]`` defaults included."""
+    net = xor_net()
+    history = net.train(XOR_X, XOR_Y, [], [], 4, 20, 0.05, None, 1.0, 10, -1, None, True)
+    assert history.iterations == [0, 10, 20]
+    keyword = xor_net()
+    same = keyword.train(XOR_X, XOR_Y, batchsize=4, iters=20, lrate=0.05, status=10, silent=True)
+    assert same.loss == history.loss
+    for a, b in zip(net.params.values(), keyword.params.values(), strict=True):
+        assert numpy.array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"status": 10.0}, TypeError, "status must be an int"),
+        ({"iters": True}, TypeError, "iters must be an int"),
+        ({"convergence": 2.5}, TypeError, "convergence must be an int"),
+        ({"transform": -1}, TypeError, "transform must be a callable"),
+        ({"batchsize": 0}, ValueError, "batchsize must be >= 1"),
+        ({"Xval": XOR_X[:2], "Yval": XOR_Y[:3]}, ValueError, "Xval has 2 samples but Yval has 3"),
+    ],
+)
+def test_bad_counts_and_callables_are_rejected(kwargs, error, match) -> None:
+    with pytest.raises(error, match=match):
+        train(xor_net(), XOR_X, XOR_Y, silent=True, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [XOR_Y.argmax(1), XOR_Y[:, :1], numpy.ones((4, 3)), XOR_Y[:, :, None]],
+    ids=["class-indices", "one-column", "three-classes", "extra-axis"],
+)
+def test_labels_must_have_the_output_shape(labels) -> None:
+    """Labels of another shape once broadcast silently (or crashed inside NumPy)."""
+    with pytest.raises(ShapeError, match=r"Y has shape .* but the model maps X \(4, 2\) to \(N, 2\)"):
+        train(xor_net(), XOR_X, labels, silent=True)
+    with pytest.raises(ShapeError, match=r"Yval has shape"):
+        train(xor_net(), XOR_X, XOR_Y, Xval=XOR_X, Yval=labels, silent=True)
+
+
+def test_wrong_input_shape_names_the_layer() -> None:
+    with pytest.raises(ShapeError, match=r"^layer 0"):
+        train(xor_net(), numpy.ones((4, 3)), XOR_Y, silent=True)
+
+
+@pytest.mark.parametrize("bad", [numpy.nan, numpy.inf])
+def test_non_finite_data_is_rejected(bad) -> None:
+    X = XOR_X.copy()
+    X[1, 0] = bad
+    with pytest.raises(ValueError, match="X contains NaN or Inf"):
+        train(xor_net(), X, XOR_Y, silent=True)
+    Y = XOR_Y.copy()
+    Y[2, 1] = bad
+    with pytest.raises(ValueError, match="Yval contains NaN or Inf"):
+        train(xor_net(), XOR_X, XOR_Y, Xval=XOR_X, Yval=Y, silent=True)
+
+
+def test_divergence_raises_and_restores_the_best_parameters() -> None:
+    rng = numpy.random.default_rng(0)
+    net = Sequential([Linear(2, 8, rng=rng), Linear(8, 2, rng=rng)])  # squared error, no SoftMax
+    X, T = rng.standard_normal((16, 2)), rng.standard_normal((16, 2))
+    with numpy.errstate(all="ignore"), pytest.raises(FloatingPointError, match="training diverged") as info:
+        net.train(X, T, batchsize=16, iters=200, lrate=1e6, status=1, silent=True, optimizer="sgd")
+    history = info.value.history
+    assert not numpy.isfinite(history.loss[-1])
+    assert history.best_iteration == 0  # the huge steps never improved on the initial model
+    loss, _ = loss_and_accuracy(net, X, T)
+    assert loss == history.loss[0]

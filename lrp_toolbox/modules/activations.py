@@ -43,12 +43,15 @@ class SoftMax(Module):
     """
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
-        if len(input_shape) < 1:
-            raise ShapeError(f"{self!r}: expected input of shape (N, C), got (N,)")
+        if len(input_shape) < 1 or input_shape[-1] < 1:
+            got = ", ".join(map(str, ("N", *input_shape)))
+            raise ShapeError(f"{self!r}: expected input of shape (N, ..., C) with C >= 1, got ({got})")
         return tuple(input_shape)
 
     def _forward(self, X: Array) -> Array:
         xp = backend.get_namespace(X)
+        if not bool(xp.isfinite(X).all()):
+            raise ValueError(f"{self!r}: the logits contain NaN or Inf (the probabilities would be NaN)")
         E = xp.exp(X - X.max(axis=-1, keepdims=True))
         return E / E.sum(axis=-1, keepdims=True)
 

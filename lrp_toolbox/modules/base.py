@@ -14,6 +14,20 @@ from .. import backend
 from .._typing import Array
 from ..errors import NotForwardedError, ShapeError
 
+PARAM_DTYPES = (numpy.dtype(numpy.float64), numpy.dtype(numpy.float32))
+"""The parameter dtypes: float64 (the reference mode) and float32."""
+
+
+def check_param_dtype(dtype: Any, where: str) -> numpy.dtype:
+    """``numpy.dtype(dtype)`` if it is one of ``PARAM_DTYPES``, else ``TypeError`` naming ``where``."""
+    try:
+        resolved = numpy.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{where}: dtype must be float64 or float32, got {dtype!r}") from None
+    if resolved not in PARAM_DTYPES:
+        raise TypeError(f"{where}: dtype must be float64 or float32, got {resolved}")
+    return resolved
+
 
 @dataclass
 class ForwardCache:
@@ -217,6 +231,11 @@ class Module:
             got = getattr(A, "shape", type(A).__name__)
             raise ShapeError(f"{self!r}: {what} must have the output shape {y.shape}, got {got}")
         backend.get_namespace(A, y)
+        if A.dtype != y.dtype:
+            raise TypeError(
+                f"{self!r}: {what} has dtype {A.dtype} but the layer output {y.dtype}; "
+                f"use {what}.astype({y.dtype})"
+            )
 
     def backward(self, DY: Array) -> Array:
         """Return the gradient with respect to the input and store parameter gradients.
@@ -224,7 +243,8 @@ class Module:
         Parameters
         ----------
         DY : ndarray of shape (N, *output_shape)
-            Gradient of the loss with respect to this layer's output.
+            Gradient of the loss with respect to this layer's output, in the dtype of that output
+            (another dtype raises ``TypeError``: no silent casts or integer truncation).
 
         Returns
         -------
@@ -264,9 +284,7 @@ class Module:
             ``self``, with the cache and gradients dropped.
         """
         if dtype is not None:
-            dtype = numpy.dtype(dtype)
-            if dtype.kind != "f":
-                raise TypeError(f"{self!r}: dtype must be floating-point, got {dtype}")
+            dtype = check_param_dtype(dtype, repr(self))
         if backend_name is not None:
             backend.namespace(backend_name)  # validates the name and CuPy availability
         for name, value in self.params.items():
@@ -335,6 +353,9 @@ class Module:
             if not numpy.isfinite(value).all():
                 raise ValueError(f"{layer!r}: {name} contains NaN or Inf")
             setattr(layer, name, numpy.array(value, copy=True))
+        dtypes = sorted({str(value.dtype) for value in layer.params.values()})
+        if len(dtypes) > 1:
+            raise ValueError(f"{layer!r}: parameters must share one dtype, got {', '.join(dtypes)}")
         return layer
 
     # ------------------------------------------------------------------ LRP

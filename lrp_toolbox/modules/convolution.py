@@ -9,7 +9,9 @@ import numpy
 
 from .. import backend
 from .._typing import Array
+from ..errors import ShapeError
 from . import conv_columns, windows
+from .base import check_param_dtype
 from .linear_family import LinearFamily
 
 
@@ -53,7 +55,7 @@ class Convolution(LinearFamily):
     ) -> None:
         super().__init__()
         fs = tuple(filtersize)
-        if len(fs) != 4 or not all(isinstance(v, (int, numpy.integer)) and v >= 1 for v in fs):
+        if len(fs) != 4 or not all(windows.is_int(v) and v >= 1 for v in fs):
             raise ValueError(
                 f"Convolution: filtersize must be 4 positive ints (h, w, d, n), got {filtersize!r}"
             )
@@ -63,6 +65,7 @@ class Convolution(LinearFamily):
         self.dilation = windows.as_pair(dilation, "Convolution dilation")
         h, w, d, n = self.filtersize
         rng = numpy.random.default_rng(0) if rng is None else rng
+        dtype = check_param_dtype(dtype, f"Convolution(filtersize={self.filtersize})")
         self.W = (rng.standard_normal(self.filtersize) * (h * w * d) ** -0.5).astype(dtype)
         self.B = numpy.zeros(n, dtype=dtype)
 
@@ -96,15 +99,24 @@ class Convolution(LinearFamily):
         h, w = self.filtersize[:2]
         return windows.window_view(windows.pad(x, self.padding), (h, w), self.stride, self.dilation, (Ho, Wo))
 
-    def windows_t(self, cols: Array, input_shape: tuple[int, ...]) -> Array:
-        """Adjoint of ``windows``: ``cols (N, Ho, Wo, h, w, d)`` summed onto ``(N, H, W, d)``."""
-        return self._offsets_t(cols.transpose(3, 4, 0, 1, 2, 5), input_shape)
+    def windows_t(self, v: Array, input_shape: tuple[int, ...] | None = None) -> Array:
+        """Adjoint of ``windows``: window values ``v (N, Ho, Wo, d, h, w)`` summed onto ``(N, H, W, d)``.
 
-    def _offsets_t(self, parts: Array, input_shape: tuple[int, ...]) -> Array:
-        """Adjoint of ``windows`` for offset-major ``parts (h, w, N, Ho, Wo, d)``."""
-        H, W = input_shape[0], input_shape[1]
-        padded = (H + sum(self.padding[0]), W + sum(self.padding[1]))
-        h, w = self.filtersize[:2]
+        ``out[n, i, j, c] = sum of v[n, p, q, c, a, b] over p*s0 + a*d0 - top = i and
+        q*s1 + b*d1 - left = j``; values that fall on the padding are dropped. ``input_shape`` is
+        ``(H, W, d)``, by default that of the last forward input.
+        """
+        shape = tuple(self.cache.x.shape[1:]) if input_shape is None else tuple(input_shape)
+        Ho, Wo, _ = self.output_shape(shape)
+        h, w, d, _ = self.filtersize
+        expected = (Ho, Wo, d, h, w)
+        if v.ndim != 6 or tuple(v.shape[1:]) != expected:
+            raise ShapeError(
+                f"{self!r}: windows_t expects values of shape (N, {', '.join(map(str, expected))}) "
+                f"for inputs {shape}, got {tuple(v.shape)}"
+            )
+        padded = (shape[0] + sum(self.padding[0]), shape[1] + sum(self.padding[1]))
+        parts = v.transpose(4, 5, 0, 1, 2, 3)  # (h, w, N, Ho, Wo, d): kernel offset first
         return windows.window_sum_t(parts, padded, (h, w), self.stride, self.dilation, self.padding)
 
     # ------------------------------------------------------------------ linear-family interface

@@ -6,6 +6,7 @@ import numpy
 
 from .._typing import Array
 from ..errors import ShapeError
+from .base import check_param_dtype
 from .linear_family import LinearFamily
 
 
@@ -46,6 +47,7 @@ class Linear(LinearFamily):
                 raise ValueError(f"Linear: {name} must be a positive int, got {value!r}")
         self.m, self.n = int(m), int(n)
         rng = numpy.random.default_rng(0) if rng is None else rng
+        dtype = check_param_dtype(dtype, f"Linear({self.m}, {self.n})")
         self.W = (rng.standard_normal((self.m, self.n)) * self.m**-0.5).astype(dtype)
         self.B = numpy.zeros(self.n, dtype=dtype)
 

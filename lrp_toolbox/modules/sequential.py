@@ -64,19 +64,31 @@ class Sequential(Module):
         return next((m.dtype for m in self.modules if m.dtype is not None), None)
 
     # ------------------------------------------------------------------ shapes and summary
-    def _wrap(self, index: int, exc: Exception) -> Exception:
+    def _wrap(self, index: int, exc: ValueError | TypeError) -> Exception:
+        """``exc`` re-created with the layer's index and repr in front of its message, to be raised
+        in its place. A ``ShapeError``, ``ValueError`` or ``TypeError`` of exactly that type replaces
+        the original (same message, no duplicate traceback); for a subclass (e.g. one of NumPy's,
+        whose constructor takes other arguments) the base type is raised with the original as its
+        cause.
+        """
         name = repr(self.modules[index])
         text = str(exc).removeprefix(f"{name}: ")  # layers prefix their own repr; name it once
         message = f"layer {index} ({name}): {text}"
-        return type(exc)(message) if isinstance(exc, (ShapeError, TypeError)) else exc
+        base = next(t for t in (ShapeError, ValueError, TypeError) if isinstance(exc, t))
+        wrapped = base(message)
+        if type(exc) is base:
+            wrapped.__suppress_context__ = True
+        else:
+            wrapped.__cause__ = exc
+        return wrapped
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         shape = tuple(input_shape)
         for index, module in enumerate(self.modules):
             try:
                 shape = module.output_shape(shape)
-            except (ShapeError, TypeError) as exc:
-                raise self._wrap(index, exc) from None
+            except (ValueError, TypeError) as exc:
+                raise self._wrap(index, exc)  # noqa: B904 (_wrap sets the chain)
         return shape
 
     def summary(self, input_shape: Sequence[int] | None = None) -> str:
@@ -95,8 +107,8 @@ class Sequential(Module):
             if shape is not None:
                 try:
                     shape = module.output_shape(shape)
-                except (ShapeError, TypeError) as exc:
-                    raise self._wrap(index, exc) from None
+                except (ValueError, TypeError) as exc:
+                    raise self._wrap(index, exc)  # noqa: B904 (_wrap sets the chain)
             out = str((None, *shape)) if shape is not None else "?"
             rows.append((str(index), repr(module), out, f"{module.num_params():,}"))
         widths = [max(len(r[c]) for r in rows) for c in range(4)]
@@ -115,8 +127,8 @@ class Sequential(Module):
         for index, module in enumerate(self.modules):
             try:
                 Y = module.forward(Y, lrp_aware=lrp_aware)
-            except (ShapeError, TypeError) as exc:
-                raise self._wrap(index, exc) from None
+            except (ValueError, TypeError) as exc:
+                raise self._wrap(index, exc)  # noqa: B904 (_wrap sets the chain)
         self._cache = None
         return Y
 
@@ -129,8 +141,8 @@ class Sequential(Module):
         for index in range(len(self.modules) - 1, -1, -1):
             try:
                 DY = self.modules[index].backward(DY)
-            except (ShapeError, TypeError) as exc:
-                raise self._wrap(index, exc) from None
+            except (ValueError, TypeError) as exc:
+                raise self._wrap(index, exc)  # noqa: B904 (_wrap sets the chain)
         return DY
 
     def update(self, lrate: float) -> None:
@@ -164,7 +176,8 @@ class Sequential(Module):
 
     # ------------------------------------------------------------------ training
     train = train_model
-    """``Sequential.train(X, Y, Xval=None, Yval=None, batchsize=25, iters=10000, lrate=0.005, ...)``:
+    """``Sequential.train(X, Y, Xval=None, Yval=None, batchsize=25, iters=10000, lrate=0.005,
+    lrate_decay=None, lfactor_initial=1.0, status=250, convergence=-1, transform=None, silent=False)``:
     the original toolbox's signature; see ``lrp_toolbox.training.train`` and docs/training.md."""
 
     # ------------------------------------------------------------------ LRP

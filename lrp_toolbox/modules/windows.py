@@ -7,6 +7,8 @@ kernel offset (h*w iterations, deterministic order, no atomics).
 
 from __future__ import annotations
 
+import numpy
+
 from .. import backend
 from .._typing import Array
 from ..errors import ShapeError
@@ -15,13 +17,18 @@ Pair = tuple[int, int]
 Padding = tuple[Pair, Pair]
 
 
+def is_int(value: object) -> bool:
+    """A Python or NumPy integer, not a bool."""
+    return isinstance(value, (int, numpy.integer)) and not isinstance(value, (bool, numpy.bool_))
+
+
 def as_pair(value: int | tuple[int, int] | list[int], name: str, minimum: int = 1) -> Pair:
     """Normalise an int or a pair of ints, each ``>= minimum``."""
     try:
-        pair = (value, value) if isinstance(value, int) else tuple(value)  # type: ignore[arg-type]
+        pair = (value, value) if is_int(value) else tuple(value)  # type: ignore[arg-type]
     except TypeError:
         raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}") from None
-    if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair):
+    if len(pair) != 2 or not all(is_int(v) for v in pair):
         raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
     if min(pair) < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
@@ -32,14 +39,14 @@ def as_padding(value: object) -> Padding:
     """Normalise padding: ``'valid'``, an int, ``(ph, pw)`` or ``((top, bottom), (left, right))``."""
     if value == "valid" or value is None:
         return ((0, 0), (0, 0))
-    if isinstance(value, int) and not isinstance(value, bool):
+    if is_int(value):
         p = as_pair(value, "padding", 0)
         return ((p[0], p[0]), (p[1], p[1]))
     try:
         items = tuple(value)  # type: ignore[arg-type]
     except TypeError:
         raise ValueError(f"padding must be 'valid', an int or pairs of ints, got {value!r}") from None
-    if len(items) == 2 and all(isinstance(v, int) for v in items):
+    if len(items) == 2 and all(is_int(v) for v in items):
         ph, pw = as_pair(items, "padding", 0)
         return ((ph, ph), (pw, pw))
     if len(items) == 2:
