@@ -22,6 +22,7 @@ from typing import Any
 
 from .errors import RuleError
 from .modules import AvgPool, Convolution, Linear, LinearFamily, MaxPool, Module, Sequential, SumPool
+from .modules.windows import is_int
 from .rules import AlphaBeta, Epsilon, Flat, Gamma, Pass, Rule, WinnerTakeAll, ZBox, Zero, ZPlus
 from .rules.zrules import DEFAULT_STABILIZER
 
@@ -79,12 +80,12 @@ class At:
 
     def __post_init__(self) -> None:
         try:
-            idx = (self.index,) if isinstance(self.index, int) else tuple(self.index)
+            idx = (self.index,) if is_int(self.index) else tuple(self.index)
         except TypeError:
             raise RuleError(f"At: index must be an int or ints, got {self.index!r}") from None
-        if not all(isinstance(i, int) and not isinstance(i, bool) for i in idx):
+        if not all(is_int(i) for i in idx):
             raise RuleError(f"At: index must be an int or ints, got {self.index!r}")
-        object.__setattr__(self, "index", idx)
+        object.__setattr__(self, "index", tuple(int(i) for i in idx))
         _check_rule(self.rule)
 
     def select(self, layers: Sequence[Module]) -> tuple[list[int], bool]:
@@ -104,6 +105,11 @@ class InRange:
     rule: Rule
 
     def __post_init__(self) -> None:
+        for name in ("start", "stop"):
+            value = getattr(self, name)
+            if value is not None and not is_int(value):
+                raise RuleError(f"InRange: {name} must be an int or None, got {value!r}")
+            object.__setattr__(self, name, None if value is None else int(value))
         _check_rule(self.rule)
 
     def select(self, layers: Sequence[Module]) -> tuple[list[int], bool]:

@@ -89,6 +89,26 @@ def _check_input(x: Array, where: str) -> None:
         raise ValueError(f"{where}: the forward input contains NaN or Inf; LRP is undefined")
 
 
+def _finite(a: Array) -> bool:
+    return bool(backend.get_namespace(a).isfinite(a).all())
+
+
+def _first_overflow(layers: Sequence[Module], offset: int) -> str:
+    """Where the forward pass left the finite range: the first layer whose output is not finite."""
+    for i, layer in enumerate(layers):
+        if not _finite(layer.cache.y):
+            return (
+                f"layer {offset + i} ({layer!r}) overflowed in the forward pass (its output holds NaN or Inf)"
+            )
+    return "the forward pass stayed finite, so a rule overflowed (relevances beyond the dtype's range)"
+
+
+def _check_forward_output(layers: Sequence[Module], offset: int) -> None:
+    """The model output must be finite (an overflow anywhere on a path to it shows up there)."""
+    if not _finite(layers[-1].cache.y):
+        raise FloatingPointError(f"LRP is undefined: {_first_overflow(layers, offset)}")
+
+
 def propagate(
     layers: Sequence[Module],
     rules: Sequence[Rule],
@@ -108,6 +128,12 @@ def propagate(
         return [R]
     _check_relevance(R, layers[-1].cache.y, f"layer {offset + len(layers) - 1} ({layers[-1]!r})")
     _check_input(layers[0].cache.x, f"layer {offset} ({layers[0]!r})")
+    _check_forward_output(layers, offset)
+    for i, (layer, rule) in enumerate(zip(layers, rules, strict=True)):
+        try:
+            rule.check_layer(layer)
+        except RuleError as exc:
+            raise RuleError(f"layer {offset + i} ({layer!r}): {exc}") from None
     out = [R]
     for i in range(len(layers) - 1, -1, -1):
         layer, rule = layers[i], rules[i]
@@ -121,6 +147,9 @@ def propagate(
             out.append(R)
         else:
             out[0] = R
+    if not _finite(R):
+        where = _first_overflow(layers, offset)
+        raise FloatingPointError(f"the relevance at the input of layer {offset} contains NaN or Inf: {where}")
     if keep:
         out.reverse()
     return out

@@ -16,6 +16,7 @@ arithmetic for every rule of ``lrp_toolbox.rules``; ``residual`` is its floating
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,7 +94,7 @@ class Ledger:
             return numpy.asarray(backend.to_numpy(a), dtype=numpy.float64).reshape(n)
 
         def total(a: Array) -> numpy.ndarray:
-            return host(a.reshape(n, -1).sum(axis=1))
+            return host(a.reshape(n, math.prod(a.shape[1:])).sum(axis=1))  # N = 0 included
 
         budget = LayerBudget(
             index=index,
@@ -120,7 +121,7 @@ class Ledger:
         rows = [head]
         for b in self.layers:
             vals = (b.upper, b.passed, b.bias, b.stabilizer, b.created)
-            rows.append((str(b.index), b.layer, b.rule, *(f"{v[sample]:.6g}" for v in vals)))
+            rows.append((str(b.index), b.layer, b.rule, *(f"{v[sample] + 0.0:.6g}" for v in vals)))  # no -0
         widths = [max(len(r[c]) for r in rows) for c in range(len(head))]
         return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
 
@@ -142,7 +143,7 @@ def check_conservation(
         From ``lrp_toolbox.engine.layerwise_lrp(..., ledger=Ledger())`` or ``explain(..., ledger=...)``.
     rtol, atol : float
         A sample violates when ``|passed - expected| > atol + rtol * max(|upper|, |passed|)``.
-    allow : iterable of {'bias', 'stabilizer', 'created'}
+    allow : str or iterable of {'bias', 'stabilizer', 'created'}
         Terms that may explain a difference. ``()`` (default) demands strict conservation
         (``passed == upper``); ``TERMS`` checks the exact decomposition, which every rule satisfies.
     raise_error : bool
@@ -153,7 +154,7 @@ def check_conservation(
     list of str
         One message per violating layer (empty when conserved).
     """
-    allowed = tuple(allow)
+    allowed = (allow,) if isinstance(allow, str) else tuple(allow)
     for term in allowed:
         if term not in TERMS:
             raise ValueError(f"unknown ledger term {term!r}; valid: {TERMS}")

@@ -58,7 +58,7 @@ def epsilon(A, b, X, R, eps, use_bias=True, form="signed"):
     return _per_sample(_eps_one, A, b, X, R, eps, use_bias, form)
 
 
-def _ab_one(A, b, x, r, alpha, beta, eps, bias_mode):
+def _ab_one(A, b, x, r, alpha, beta, eps, bias_mode, form):
     J, n_in = A.shape
     out = numpy.zeros(n_in)
     for j in range(J):
@@ -69,36 +69,36 @@ def _ab_one(A, b, x, r, alpha, beta, eps, bias_mode):
         bn = {"split": min(b[j], 0.0), "full": b[j], "none": 0.0}[bias_mode]
         sp, sn = sum(cp), sum(cn)
         # an empty part (all contributions and its bias share 0) passes nothing
-        fp = 0.0 if (sp == 0 and bp == 0) else r[j] / stab(sp + bp, eps)
-        fn = 0.0 if (sn == 0 and bn == 0) else r[j] / stab(sn + bn, eps)
+        fp = 0.0 if (sp == 0 and bp == 0) else _div(r[j], stab(sp + bp, eps, form))
+        fn = 0.0 if (sn == 0 and bn == 0) else _div(r[j], stab(sn + bn, eps, form))
         for i in range(n_in):
             out[i] += alpha * cp[i] * fp - beta * cn[i] * fn
     return out
 
 
-def alphabeta(A, b, X, R, alpha, beta, eps, bias_mode="split"):
+def alphabeta(A, b, X, R, alpha, beta, eps, bias_mode="split", form="signed"):
     """``R_i = α sum_j c+_ij R_j / stab(d+_j) - β sum_j c-_ij R_j / stab(d-_j)`` (product thresholding)."""
-    return _per_sample(_ab_one, A, b, X, R, alpha, beta, eps, bias_mode)
+    return _per_sample(_ab_one, A, b, X, R, alpha, beta, eps, bias_mode, form)
 
 
-def zplus_unsplit(A, b, X, R, eps, bias_mode="positive"):
+def zplus_unsplit(A, b, X, R, eps, bias_mode="positive", form="signed"):
     """Captum form: ``c_ij = x_i A+_ji``, ``d_j = sum_i c_ij + b'_j``."""
     Ap = numpy.maximum(A, 0)
     bb = {"positive": numpy.maximum(b, 0), "full": b, "none": 0 * b}[bias_mode]
-    return _per_sample(_eps_one, Ap, bb, X, R, eps, True)
+    return _per_sample(_eps_one, Ap, bb, X, R, eps, True, form)
 
 
-def _gamma_classic_one(A, b, x, r, g, eps, bias_mode):
+def _gamma_classic_one(A, b, x, r, g, eps, bias_mode, form):
     Ag = A + g * numpy.maximum(A, 0)
     bg = {"modified": b + g * numpy.maximum(b, 0), "raw": b, "none": 0 * b}[bias_mode]
-    return _eps_one(Ag, bg, x, r, eps, True)
+    return _eps_one(Ag, bg, x, r, eps, True, form)
 
 
-def gamma_classic(A, b, X, R, g, eps, bias_mode="modified"):
-    return _per_sample(_gamma_classic_one, A, b, X, R, g, eps, bias_mode)
+def gamma_classic(A, b, X, R, g, eps, bias_mode="modified", form="signed"):
+    return _per_sample(_gamma_classic_one, A, b, X, R, g, eps, bias_mode, form)
 
 
-def _gamma_gen_one(A, b, x, r, g, eps, bias_mode):
+def _gamma_gen_one(A, b, x, r, g, eps, bias_mode, form):
     J, n_in = A.shape
     out = numpy.zeros(n_in)
     for j in range(J):
@@ -117,16 +117,16 @@ def _gamma_gen_one(A, b, x, r, g, eps, bias_mode):
             bj = b[j] + g * (max(b[j], 0.0) if z > 0 else min(b[j], 0.0))
         else:
             bj = {"raw": b[j], "none": 0.0}[bias_mode]
-        d = stab(c.sum() + bj, eps)
+        d = stab(c.sum() + bj, eps, form)
         out += c * _div(r[j], d)
     return out
 
 
-def gamma_generalized(A, b, X, R, g, eps, bias_mode="modified"):
-    return _per_sample(_gamma_gen_one, A, b, X, R, g, eps, bias_mode)
+def gamma_generalized(A, b, X, R, g, eps, bias_mode="modified", form="signed"):
+    return _per_sample(_gamma_gen_one, A, b, X, R, g, eps, bias_mode, form)
 
 
-def zbox(A, X, R, low, high, eps):
+def zbox(A, X, R, low, high, eps, form="signed"):
     """``d_j = sum_i (A_ji x_i - A+_ji l_i - A-_ji h_i)``; bounds are flat arrays of size n_in."""
     N = X.shape[0]
     x2, r2 = X.reshape(N, -1), R.reshape(N, -1)
@@ -137,7 +137,7 @@ def zbox(A, X, R, low, high, eps):
             c = [
                 A[j, i] * x2[n, i] - max(A[j, i], 0) * low[i] - min(A[j, i], 0) * high[i] for i in range(n_in)
             ]
-            d = stab(sum(c), eps)
+            d = stab(sum(c), eps, form)
             for i in range(n_in):
                 out[n, i] += _div(c[i] * r2[n, j], d)
     return out.reshape(X.shape)

@@ -7,13 +7,13 @@ import numpy
 import pytest
 from conftest import SMALL_CNN_INPUT_SHAPE, build_small_cnn
 
-from lrp_toolbox.composites import At, Composite, Everywhere, epsilon_alpha2_beta1, epsilon_plus
+from lrp_toolbox.composites import At, Composite, Everywhere, First, epsilon_alpha2_beta1, epsilon_plus
 from lrp_toolbox.engine import layerwise_lrp, lrp_with_ledger, resolve_rules, sequential_lrp
 from lrp_toolbox.errors import NotForwardedError, RuleError, ShapeError
 from lrp_toolbox.explain import explain
 from lrp_toolbox.ledger import TERMS, ConservationError, Ledger, check_conservation
 from lrp_toolbox.modules import Linear, Rect, Sequential
-from lrp_toolbox.rules import AlphaBeta, Epsilon, Flat, Pass, WinnerTakeAll, WSquare, Zero, ZPlus
+from lrp_toolbox.rules import AlphaBeta, Epsilon, Flat, Pass, WinnerTakeAll, WSquare, ZBox, Zero, ZPlus
 
 
 @pytest.fixture
@@ -152,10 +152,17 @@ def test_validation_before_arithmetic(cnn, X):
     bad[0, 0] = numpy.inf
     with pytest.raises(ValueError, match="NaN or Inf"):
         cnn.lrp(bad, "epsilon", 0.1)
-    Xbad = X.copy()
-    Xbad[1, 2, 3, 0] = numpy.inf
-    cnn.forward(numpy.nan_to_num(Xbad))  # finite forward works
-    Xbad[1, 2, 3, 0] = numpy.nan
+    for value in (numpy.nan, numpy.inf):
+        Xbad = X.copy()
+        Xbad[1, 2, 3, 0] = value
+        with numpy.errstate(invalid="ignore"), pytest.raises(ValueError, match="logits contain NaN or Inf"):
+            cnn.forward(Xbad)  # the SoftMax output layer refuses; without it, LRP refuses (below)
+        body = Sequential(cnn.modules[:-1])
+        with numpy.errstate(invalid="ignore"):
+            body.forward(Xbad)
+        with pytest.raises(ValueError, match=r"^layer 0 .*forward input contains NaN or Inf"):
+            body.lrp(R, "epsilon", 0.1)
+    cnn.forward(X)
     lin = Sequential([Linear(3, 2)])
     lin.forward(numpy.array([[1.0, numpy.nan, 0.0]]))
     with pytest.raises(ValueError, match="forward input contains NaN"):
@@ -303,3 +310,47 @@ def test_call_scope_memoises_within_one_rule_call_only():
     with aware.call_scope():
         aware.get("k", compute)
     assert aware.scratch is None and "k" in aware.memo
+
+
+def test_forward_overflow_is_an_error_naming_the_layer():
+    """A finite input whose forward pass overflows: LRP would return ±Inf or NaN."""
+    model = Sequential([Linear(2, 2), Rect(), Linear(2, 2)])
+    model.modules[0].W = numpy.array([[1.0, 1.0], [1.0, -1.0]])
+    model.modules[2].W = numpy.eye(2)
+    with numpy.errstate(over="ignore", invalid="ignore"):
+        Y = model.forward(numpy.array([[1e308, 1e308]]))
+    assert not numpy.isfinite(Y).all()
+    for rule in (Epsilon(), ZPlus(), ZBox(-1e308, 1e308), Flat()):
+        with pytest.raises(
+            FloatingPointError, match=r"layer 0 \(Linear\(2, 2\)\) overflowed in the forward pass"
+        ):
+            model.lrp(numpy.ones((1, 2)), rule)
+
+
+def test_relevance_overflow_is_an_error():
+    """A finite forward, but relevance beyond float64's range: an error, not Inf."""
+    model = Sequential([Linear(1, 1)])
+    model.modules[0].W = numpy.array([[1e-300]])
+    model.forward(numpy.array([[1e-10]]))  # z = 1e-310: subnormal, finite
+    with numpy.errstate(over="ignore"), pytest.raises(FloatingPointError, match="a rule overflowed"):
+        model.lrp(numpy.array([[1e300]]), Zero(stabilizer=0.0))
+
+
+def test_empty_batch_with_a_ledger():
+    model = Sequential([Linear(4, 3), Rect(), Linear(3, 2)])
+    model.forward(numpy.ones((0, 4)))
+    R, ledger = lrp_with_ledger(model, numpy.zeros((0, 2)), Epsilon())
+    assert R.shape == (0, 4)
+    assert all(b.upper.shape == (0,) for b in ledger.layers)
+    assert check_conservation(ledger, allow="bias") == []
+
+
+def test_zbox_bounds_are_checked_before_any_relevance_arithmetic(monkeypatch):
+    model = Sequential([Linear(4, 3), Rect(), Linear(3, 2)])
+    model.forward(numpy.ones((2, 4)))
+    calls = []
+    monkeypatch.setattr(Epsilon, "propagate", lambda self, layer, R, book=None: calls.append(layer))
+    bad = Composite(Everywhere(Epsilon()), First(ZBox(numpy.zeros(3), numpy.ones(3))))
+    with pytest.raises(RuleError, match=r"^layer 0 \(Linear\(4, 3\)\): ZBox: bound of shape \(3,\)"):
+        model.lrp(numpy.ones((2, 2)), bad)
+    assert calls == []

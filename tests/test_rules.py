@@ -72,6 +72,15 @@ RULES = [
     Gamma(0.25, variant="generalized"),
     Gamma(1.0, variant="generalized", bias="none"),
     ZBox(-2.0, 2.0),
+    # the stabiliser forms of the sign-split and box rules, with a stabiliser large enough to matter
+    ZPlus(stabilizer=0.05, stabilizer_form="unsigned"),
+    ZPlus(stabilizer=0.05, stabilizer_form="zero_only", split_inputs=False),
+    AlphaBeta(2.0, 1.0, stabilizer=0.05, stabilizer_form="unsigned"),
+    AlphaBeta(2.0, 1.0, stabilizer=0.05, stabilizer_form="zero_only"),
+    Gamma(0.25, stabilizer=0.05, stabilizer_form="unsigned"),
+    Gamma(0.25, variant="generalized", stabilizer=0.05, stabilizer_form="unsigned"),
+    Gamma(0.25, variant="generalized", stabilizer=0.05, stabilizer_form="zero_only"),
+    ZBox(-2.0, 2.0, stabilizer=0.05, stabilizer_form="zero_only"),  # (d >= 0: 'unsigned' = 'signed')
     Flat(),
     WSquare(),
     WSquare(bias="squared"),
@@ -88,19 +97,20 @@ def expected(rule, layer, x, R):
         return oracle.epsilon(A, b, x, R, eps, rule.bias == "full" and full_b, rule.stabilizer_form)
     if isinstance(rule, ZPlus):
         if not rule.split_inputs:
-            return oracle.zplus_unsplit(A, b, x, R, rule.stabilizer, rule.bias)
+            return oracle.zplus_unsplit(A, b, x, R, rule.stabilizer, rule.bias, rule.stabilizer_form)
         mode = {"positive": "split"}.get(rule.bias, rule.bias)
-        return oracle.alphabeta(A, b, x, R, 1.0, 0.0, rule.stabilizer, mode)
+        return oracle.alphabeta(A, b, x, R, 1.0, 0.0, rule.stabilizer, mode, rule.stabilizer_form)
     if isinstance(rule, AlphaBeta):
-        return oracle.alphabeta(A, b, x, R, rule.alpha, rule.beta, rule.stabilizer, rule.bias)
+        form = rule.stabilizer_form
+        return oracle.alphabeta(A, b, x, R, rule.alpha, rule.beta, rule.stabilizer, rule.bias, form)
     if isinstance(rule, Gamma):
         fn = oracle.gamma_classic if rule.variant == "classic" else oracle.gamma_generalized
-        return fn(A, b, x, R, rule.gamma, rule.stabilizer, rule.bias)
+        return fn(A, b, x, R, rule.gamma, rule.stabilizer, rule.bias, rule.stabilizer_form)
     if isinstance(rule, ZBox):
         size = A.shape[1]
         low = numpy.broadcast_to(rule.low.array, in_shape).reshape(size)
         high = numpy.broadcast_to(rule.high.array, in_shape).reshape(size)
-        return oracle.zbox(A, x, R, low, high, rule.stabilizer)
+        return oracle.zbox(A, x, R, low, high, rule.stabilizer, rule.stabilizer_form)
     if isinstance(rule, Flat):
         C, _ = oracle.materialise(layer, in_shape, numpy.ones_like(layer.lrp_weight))
         return oracle.input_free(C, R).reshape(x.shape)
@@ -460,3 +470,33 @@ def test_from_legacy_layer_dependent_names_are_composites():
 def test_from_legacy_errors(var, param, match):
     with pytest.raises(RuleError, match=match):
         from_legacy(var, param)
+
+
+def test_parameters_accept_numpy_numbers_and_reject_bools():
+    assert AlphaBeta(numpy.int64(2), numpy.int64(1)) == AlphaBeta(2.0, 1.0)
+    assert Gamma(numpy.float32(0.5)).gamma == 0.5
+    assert Epsilon(numpy.float64(0.25)).epsilon == 0.25
+    for build in (
+        lambda: Epsilon(True),
+        lambda: Zero(stabilizer=numpy.bool_(True)),
+        lambda: Gamma("0.25"),
+        lambda: AlphaBeta(2, True),
+        lambda: ZPlus(stabilizer=numpy.array([1e-9])),
+    ):
+        with pytest.raises(RuleError, match="must be a finite number"):
+            build()
+
+
+@pytest.mark.parametrize(("alpha", "beta"), [(2e12, 2e12), (1e17, 1e17 - 1), (2.0, 1.0 + 1e-9)])
+def test_alpha_minus_beta_must_be_one_at_any_size(alpha, beta):
+    """The tolerance once scaled with alpha, so AlphaBeta(2e12, 2e12) (alpha - beta = 0) passed."""
+    with pytest.raises(RuleError, match="alpha - beta must be 1"):
+        AlphaBeta(alpha, beta)
+
+
+def test_alpha_minus_beta_allows_the_rounding_of_large_legacy_parameters():
+    a = 1e5 + 0.1
+    rule = from_legacy("alphabeta", a)
+    assert (rule.alpha, rule.beta) == (a, a - 1)
+    with pytest.raises(RuleError, match="alpha - beta must be 1"):
+        from_legacy("alphabeta", 1e17)  # 1e17 - 1 == 1e17 in float64

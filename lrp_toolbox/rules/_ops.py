@@ -6,6 +6,7 @@ parameters only (never from the relevance), so ``lrp_aware`` memoisation is exac
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable, Sequence
 from typing import Any
 
@@ -20,8 +21,8 @@ def memo(layer: Any, key: Hashable, compute: Any) -> Any:
 
 
 def per_sample(a: Array) -> Array:
-    """Sum over every axis but the first: ``(N, ...) -> (N,)``."""
-    return a.reshape(a.shape[0], -1).sum(axis=1)
+    """Sum over every axis but the first: ``(N, ...) -> (N,)`` (``N = 0`` included)."""
+    return a.reshape(a.shape[0], math.prod(a.shape[1:])).sum(axis=1)
 
 
 def output_z(layer: LinearFamily, with_bias: bool) -> Array:

@@ -27,6 +27,16 @@ class Rule:
         """Whether the rule is defined on ``layer`` (default: the linear-family layers)."""
         return isinstance(layer, LinearFamily)
 
+    def check_layer(self, layer: Any) -> None:
+        """Check what only a forwarded ``layer`` can tell (e.g. the input shape); default: nothing.
+
+        The engine calls it for every layer before any relevance arithmetic.
+
+        Raises
+        ------
+        RuleError
+        """
+
     def propagate(self, layer: Any, R: Array, book: Book | None = None) -> Array:
         """Relevance at the input of the forwarded ``layer`` for relevance ``R`` at its output.
 

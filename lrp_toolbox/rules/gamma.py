@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -12,7 +11,7 @@ from .._typing import Array
 from ..errors import RuleError
 from ._ops import input_parts, memo, output_z, split_affine, split_affine_t, swapped_halves
 from .base import Rule, book_part
-from .stabilizer import check_stabilizer, ratio, stabilize_and_mask
+from .stabilizer import check_stabilizer, ratio, real_number, stabilize_and_mask
 from .zrules import DEFAULT_STABILIZER, _check_bias
 
 if TYPE_CHECKING:
@@ -57,10 +56,10 @@ class Gamma(Rule):
     bias: Literal["modified", "raw", "none"] = "modified"
 
     def __post_init__(self) -> None:
-        g = self.gamma
-        if isinstance(g, bool) or not isinstance(g, (int, float)) or not math.isfinite(g) or g < 0:
-            raise RuleError(f"Gamma: gamma must be a finite number >= 0, got {g!r}")
-        object.__setattr__(self, "gamma", float(g))
+        g = real_number(self.gamma, "Gamma: gamma")
+        if g < 0:
+            raise RuleError(f"Gamma: gamma must be a finite number >= 0, got {self.gamma!r}")
+        object.__setattr__(self, "gamma", g)
         if self.variant not in ("classic", "generalized"):
             raise RuleError(f"Gamma: variant must be 'classic' or 'generalized', got {self.variant!r}")
         object.__setattr__(self, "stabilizer", check_stabilizer(self.stabilizer, self.stabilizer_form))

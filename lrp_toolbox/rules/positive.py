@@ -25,7 +25,15 @@ from ._ops import (
     weight_parts,
 )
 from .base import Rule, book_part
-from .stabilizer import check_stabilizer, denominator_nonzero, ratio, stabilize, stabilize_and_mask, zero_mask
+from .stabilizer import (
+    check_stabilizer,
+    denominator_nonzero,
+    ratio,
+    real_number,
+    stabilize,
+    stabilize_and_mask,
+    zero_mask,
+)
 from .zrules import DEFAULT_STABILIZER, _check_bias
 
 if TYPE_CHECKING:
@@ -243,9 +251,10 @@ class AlphaBeta(Rule):
     Parameters
     ----------
     alpha, beta : float
-        Default α = 2, β = 1. ``alpha - beta == 1`` is required (to 1e-12). Unlike zennit/RP.jl a
-        negative β is allowed, for the original's ``'alphabeta', a`` = ``AlphaBeta(a, a - 1)`` with
-        ``0 <= a < 1`` (``a = 0``: negative part only).
+        Default α = 2, β = 1. ``alpha - beta == 1`` is required (to 1e-12, or 4 ulps of the larger
+        parameter, at most 1e-6). Unlike zennit/RP.jl a negative β is allowed, for the original's
+        ``'alphabeta', a`` = ``AlphaBeta(a, a - 1)`` with ``0 <= a < 1`` (``a = 0``: negative part
+        only).
     stabilizer : float
         Default ``1e-9`` (the original: 1e-16).
     stabilizer_form : {'signed', 'unsigned', 'zero_only'}
@@ -268,11 +277,11 @@ class AlphaBeta(Rule):
 
     def __post_init__(self) -> None:
         for name in ("alpha", "beta"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise RuleError(f"AlphaBeta: {name} must be a finite number, got {value!r}")
-            object.__setattr__(self, name, float(value))
-        if abs(self.alpha - self.beta - 1.0) > 1e-12 * max(1.0, abs(self.alpha)):
+            object.__setattr__(self, name, real_number(getattr(self, name), f"AlphaBeta: {name}"))
+        # 1e-12, or a few units in the last place of large parameters (alpha = a, beta = a - 1
+        # rounded), but never so loose that alpha - beta = 1 is not what holds
+        spacing = math.ulp(max(abs(self.alpha), abs(self.beta)))
+        if abs(self.alpha - self.beta - 1.0) > min(1e-6, max(1e-12, 4 * spacing)):
             raise RuleError(
                 f"AlphaBeta: alpha - beta must be 1 (conservation), got alpha={self.alpha}, "
                 f"beta={self.beta}; "

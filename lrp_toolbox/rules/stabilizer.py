@@ -6,6 +6,8 @@ through :func:`stabilize` and :func:`ratio`; nothing else in the toolbox adds an
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Any, Literal, NamedTuple
 
 import numpy
@@ -18,19 +20,32 @@ StabilizerForm = Literal["signed", "unsigned", "zero_only"]
 STABILIZER_FORMS: tuple[str, ...] = ("signed", "unsigned", "zero_only")
 
 
+def real_number(value: Any, what: str) -> float:
+    """``float(value)`` for a finite real number: a Python or NumPy int or float, not a bool.
+
+    Raises
+    ------
+    RuleError
+        Naming ``what``, for anything else (strings, bools, arrays, NaN, infinities).
+    """
+    if isinstance(value, (bool, numpy.bool_)) or not isinstance(value, numbers.Real):
+        raise RuleError(f"{what} must be a finite number, got {value!r}")
+    result = float(value)
+    if not math.isfinite(result):
+        raise RuleError(f"{what} must be a finite number, got {value!r}")
+    return result
+
+
 def check_stabilizer(value: float, form: str, what: str = "stabilizer") -> float:
     """Validate a stabiliser size and form; return the size as a float.
 
     Raises
     ------
     RuleError
-        If ``value`` is negative, NaN or infinite, or ``form`` is unknown.
+        If ``value`` is not a finite number (``real_number``) or is negative, or ``form`` is unknown.
     """
-    try:
-        eps = float(value)
-    except (TypeError, ValueError):
-        raise RuleError(f"{what} must be a non-negative float, got {value!r}") from None
-    if not eps >= 0.0 or eps == float("inf"):
+    eps = real_number(value, what)
+    if eps < 0.0:
         raise RuleError(f"{what} must be a finite non-negative float, got {value!r}")
     if form not in STABILIZER_FORMS:
         raise RuleError(f"stabilizer_form must be one of {STABILIZER_FORMS}, got {form!r}")

@@ -91,18 +91,25 @@ class ZBox(Rule):
         object.__setattr__(self, "high", high)
         object.__setattr__(self, "stabilizer", check_stabilizer(self.stabilizer, self.stabilizer_form))
 
-    def _bound(self, layer: Any, bound: Bound) -> Array:
-        x = layer.cache.x
-        shape = tuple(x.shape[1:])
+    def check_layer(self, layer: Any) -> None:
+        """Both bounds must broadcast to one input sample of the forwarded ``layer``."""
+        for bound in (self.low, self.high):
+            self._sample_bound(layer, bound)
+
+    def _sample_bound(self, layer: Any, bound: Bound) -> numpy.ndarray:
+        shape = tuple(layer.cache.x.shape[1:])
         try:
-            arr = numpy.broadcast_to(bound.array, shape)
+            return numpy.broadcast_to(bound.array, shape)
         except ValueError:
             raise RuleError(
                 f"ZBox: bound of shape {bound.array.shape} does not broadcast to the input sample shape "
                 f"{shape} of {layer!r}"
             ) from None
+
+    def _bound(self, layer: Any, bound: Bound) -> Array:
+        x = layer.cache.x
         xp = backend.get_namespace(x)
-        return xp.asarray(arr[None], dtype=x.dtype)
+        return xp.asarray(self._sample_bound(layer, bound)[None], dtype=x.dtype)
 
     def propagate(self, layer: Any, R: Array, book: Book | None = None) -> Array:
         x, w = layer.cache.x, layer.lrp_weight
