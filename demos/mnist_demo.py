@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy
 
 from lrp_toolbox import backend, model_io, render
+from lrp_toolbox.errors import BackendError, RuleError
 from lrp_toolbox.explain import explain
 from lrp_toolbox.mnist import load_mnist
 from lrp_toolbox.modules import Sequential
@@ -44,6 +45,16 @@ def shape_for(model: Sequential, X: numpy.ndarray) -> numpy.ndarray:
     return padded
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive int, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive int, got {value}")
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -53,13 +64,19 @@ def main() -> None:
         "--rule", action="append", metavar="NAME", help=f"repeatable; one of {', '.join(rule_names())}"
     )
     parser.add_argument("--param", type=float, help="parameter of legacy rule names (epsilon, alpha, gamma)")
-    parser.add_argument("--n", type=int, default=8, help="number of test digits to explain")
+    parser.add_argument("--n", type=_positive, default=8, help="number of test digits to explain")
     parser.add_argument("--out", type=Path, default=Path("out"), help="output folder for the PNG grid")
     parser.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
     parser.add_argument("--seed", type=int, default=0, help="which digits: a seeded random choice")
     parser.add_argument("--figure", action="store_true", help="also write a titled figure (mnist_figure.png)")
     parser.add_argument("--smoke", action="store_true", help="tiny run for CI: 1000 test images, 2 digits")
     args = parser.parse_args()
+    names = args.rule or list(DEFAULT_RULES)
+    try:  # bad names or a missing GPU stop here, before the accuracy pass
+        rules = {name: rule_by_name(name, args.param) for name in names}
+        backend.namespace(args.backend)
+    except (RuleError, BackendError) as exc:
+        parser.error(str(exc))
 
     t0 = time.perf_counter()
     model = model_io.read(args.model, backend=args.backend)
@@ -67,6 +84,8 @@ def main() -> None:
     X, Y = load_mnist("test", preprocessing="original")
     if args.smoke:
         X, Y, args.n = X[:1000], Y[:1000], min(args.n, 2)
+    if args.n > X.shape[0]:
+        parser.error(f"--n {args.n}: there are {X.shape[0]} test images")
     inputs = backend.to_backend(shape_for(model, X), args.backend)
     t_load = time.perf_counter() - t0
 
@@ -77,10 +96,8 @@ def main() -> None:
 
     chosen = numpy.sort(numpy.random.default_rng(args.seed).choice(X.shape[0], size=args.n, replace=False))
     batch = inputs[backend.to_backend(chosen, args.backend)]
-    names = args.rule or list(DEFAULT_RULES)
     heatmaps, timings = {}, {}
-    for name in names:
-        rule = rule_by_name(name, args.param)
+    for name, rule in rules.items():
         if hasattr(rule, "describe"):
             print(f"\n{name}:\n{rule.describe(model)}")
         t0 = time.perf_counter()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy
 
-from . import __version__, model_io, render
+from . import __version__, data_io, model_io, render
 from .errors import ModelFormatError, RuleError, ShapeError
 from .explain import explain
 from .rule_names import rule_by_name, rule_names
@@ -34,21 +34,49 @@ def _shape(text: str) -> tuple[int, ...]:
     return shape
 
 
+def _count(text: str) -> int:
+    """A non-negative int (``--pad``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative int, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative int, got {value}")
+    return value
+
+
+RELEVANCE_SUFFIXES = (".npy", ".npz", ".mat", ".txt")
+
+
+def _relevance_path(text: str) -> Path:
+    """Where ``--save-relevance`` writes, exactly at that name, in the format of its suffix."""
+    path = Path(text)
+    if path.suffix.lower() not in RELEVANCE_SUFFIXES:
+        raise argparse.ArgumentTypeError(
+            f"the file name must end in one of {', '.join(RELEVANCE_SUFFIXES)} (the format), got {text!r}"
+        )
+    return path
+
+
 def load_input(path: Path, scale: str) -> numpy.ndarray:
     """One input sample from an image (as grey values) or a ``.npy`` array.
 
     Images are scaled as ``scale`` says: ``'original'`` ``x/127.5 - 1`` (the original demos'
-    [-1, 1]), ``'unit'`` ``x/255``, ``'none'`` raw 0..255. ``.npy`` arrays are used as stored.
+    [-1, 1]), ``'unit'`` ``x/255``, ``'none'`` raw 0..255. ``.npy`` arrays are used as stored (read
+    by ``data_io``, which checks a file's declared size before allocating).
     """
     if path.suffix.lower() == ".npy":
-        data = numpy.load(path, allow_pickle=False)
+        data = data_io.read(path, fmt="npy")
         if data.dtype.kind not in "fiu":
             raise ValueError(f"{path}: expected a numeric array, got dtype {data.dtype}")
         return data.astype(numpy.float64)
     from PIL import Image
 
-    with Image.open(path) as image:
-        grey = numpy.asarray(image.convert("L"), dtype=numpy.float64)[..., None]
+    try:
+        with Image.open(path) as image:
+            grey = numpy.asarray(image.convert("L"), dtype=numpy.float64)[..., None]
+    except (Image.DecompressionBombError, MemoryError) as exc:
+        raise ValueError(f"{path}: the image is too large to explain ({exc})") from None
     if scale == "original":
         return grey / 127.5 - 1.0
     if scale == "unit":
@@ -100,7 +128,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     render.save_image([render.hm_to_rgb(heat, scaling=args.scaling, cmap=args.cmap)], args.out)
     if args.save_relevance:
-        numpy.save(args.save_relevance, R)
+        data_io.write(R, args.save_relevance)  # atomically, exactly at that name
     print(f"class {target} (score {float(logits[target]):.4f}); sum of input relevance {float(R.sum()):.4f}")
     print(f"wrote {args.out}")
     return 0
@@ -140,13 +168,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--init", choices=("logit", "one", "probability"), default="logit", help="initial relevance"
     )
     exp.add_argument("--scale", choices=SCALINGS, default="original", help="pixel scaling of image inputs")
-    exp.add_argument("--pad", type=int, default=0, help="pad image inputs by this many pixels (LeNet-5: 2)")
+    exp.add_argument(
+        "--pad", type=_count, default=0, help="pad image inputs by this many pixels (LeNet-5: 2)"
+    )
     exp.add_argument("--low", type=float, default=-1.0, help="lowest input value (z^B presets)")
     exp.add_argument("--high", type=float, default=1.0, help="highest input value (z^B presets)")
     exp.add_argument("--cmap", default="bwr", help="colour map name or spec string")
     exp.add_argument("--scaling", type=int, default=3, help="pixel enlargement of the heatmap")
     exp.add_argument("--out", type=Path, default=Path("heatmap.png"), help="output PNG")
-    exp.add_argument("--save-relevance", type=Path, help="also save the relevance array (.npy)")
+    exp.add_argument(
+        "--save-relevance",
+        type=_relevance_path,
+        help="also save the relevance array (.npy, .npz, .mat or .txt, by the name's suffix)",
+    )
     exp.set_defaults(run=cmd_explain)
     return parser
 

@@ -33,7 +33,7 @@ from .backend import to_numpy
 from .errors import ModelFormatError
 from .model_io._atomic import atomic_write
 from .model_io._matv5 import load_mat_file
-from .model_io._npy import NPY_MAGIC, ZIP_MAGIC, open_npz, read_npy
+from .model_io._npy import NPY_MAGIC, ZIP_MAGIC, open_npz, read_npy, write_npz
 
 __all__ = ["FORMATS", "read", "read_idx", "write", "write_idx"]
 
@@ -177,7 +177,7 @@ def write(data: Any, path: str | os.PathLike[str], fmt: str | None = None, key: 
     if kind == "npz":
         arrays = _npz_arrays(data, key)
         with atomic_write(path, "wb") as fh:
-            numpy.savez(fh, allow_pickle=False, **arrays)
+            write_npz(fh, arrays)
         return
     if isinstance(data, Mapping):
         raise TypeError(f"a mapping of arrays can only be written to .npz, not {kind}")

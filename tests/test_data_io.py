@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import struct
 import time
@@ -75,6 +76,26 @@ def test_npz_writes_exactly_the_given_name(tmp_path):
     assert numpy.array_equal(data_io.read(tmp_path / "x.npz"), numpy.arange(3))
     with numpy.load(tmp_path / "x.npz", allow_pickle=False) as z:
         assert z.files == ["data"]
+
+
+@pytest.mark.parametrize("name", ["file", "allow_pickle", "args", "kwds"])
+def test_npz_names_that_were_savez_arguments(tmp_path, name):
+    """``numpy.savez(fh, **arrays)`` took these names as its own arguments."""
+    data_io.write({name: numpy.arange(3.0), "other": numpy.ones(2)}, tmp_path / "n.npz")
+    assert numpy.array_equal(data_io.read(tmp_path / "n.npz", key=name), numpy.arange(3.0))
+    data_io.write(numpy.arange(2.0), tmp_path / "k.npz", key=name)
+    with numpy.load(tmp_path / "k.npz", allow_pickle=False) as z:
+        assert z.files == [name]
+
+
+def test_npz_bytes_depend_on_the_arrays_only(tmp_path):
+    data = {"a": numpy.arange(5.0), "b": numpy.eye(2, dtype=numpy.float32)}
+    data_io.write(data, tmp_path / "one.npz")
+    data_io.write(data, tmp_path / "two.npz")
+    assert (tmp_path / "one.npz").read_bytes() == (tmp_path / "two.npz").read_bytes()
+    buffer = io.BytesIO()
+    numpy.savez(buffer, **data)  # the same layout as NumPy's own writer
+    assert buffer.getvalue() == (tmp_path / "one.npz").read_bytes()
 
 
 def test_npz_several_arrays_need_a_key(tmp_path):
@@ -294,3 +315,23 @@ def test_mat_v73_is_refused(tmp_path):
     (tmp_path / "v73.mat").write_bytes(raw)
     with pytest.raises(ModelFormatError, match=r"v7\.3"):
         data_io.read(tmp_path / "v73.mat")
+
+
+def test_mat_struct_array_without_fields_is_refused_without_allocating(tmp_path):
+    """A 200-byte file declaring 40000x40000 structs without fields once exhausted memory."""
+    e = "<"
+    header = (
+        b"MATLAB 5.0 MAT-file, hand-made".ljust(116, b" ") + b"\0" * 8 + struct.pack(e + "H", 0x0100) + b"IM"
+    )
+    content = (
+        _mat_element(e, 6, struct.pack(e + "II", 2, 0))  # class 2: struct
+        + _mat_element(e, 5, struct.pack(e + "2i", 40000, 40000))
+        + _mat_element(e, 1, b"data")
+        + _mat_element(e, 5, struct.pack(e + "i", 32))  # field-name length
+        + _mat_element(e, 1, b"")  # no field names
+    )
+    (tmp_path / "bomb.mat").write_bytes(header + _mat_element(e, 14, content))
+    start = time.perf_counter()
+    with pytest.raises(ModelFormatError, match="array of 1600000000 structs without fields"):
+        data_io.read(tmp_path / "bomb.mat")
+    assert time.perf_counter() - start < 1.0

@@ -10,7 +10,7 @@ import numpy
 import pytest
 from PIL import Image
 
-from lrp_toolbox import model_io
+from lrp_toolbox import data_io, model_io
 from lrp_toolbox.cli import main
 from lrp_toolbox.modules import Convolution, Flatten, Linear, Rect, Sequential, SumPool
 
@@ -33,6 +33,17 @@ def test_mnist_demo_smoke_writes_png(tmp_path: Path) -> None:
     assert image.shape[0] > 2 * 28 * 3  # two digit rows of 3x enlarged images
     R = numpy.load(tmp_path / "mnist_relevances.npy")
     assert R.shape[:2] == (2, 4) and numpy.isfinite(R).all()
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [(["--n", "0"], "expected a positive int, got 0"), (["--rule", "nonsense"], "unknown rule 'nonsense'")],
+)
+def test_mnist_demo_refuses_bad_options_before_any_work(option: list[str], message: str) -> None:
+    result = run("demos/mnist_demo.py", *option)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert "test accuracy" not in result.stdout
 
 
 def test_xor_demo_trains_and_explains() -> None:
@@ -138,3 +149,39 @@ def test_cli_help(command: list[str], capsys: pytest.CaptureFixture[str]) -> Non
         main(command)
     assert exit_info.value.code == 0
     assert "usage: lrp-toolbox" in capsys.readouterr().out
+
+
+def test_cli_inputs_and_outputs_go_through_the_guarded_io(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = tiny_cnn(tmp_path / "cnn.txt")
+    forged = tmp_path / "forged.npy"
+    header = b"{'descr': '<f8', 'fortran_order': False, 'shape': (100000000000,), }".ljust(117) + b"\n"
+    forged.write_bytes(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + b"\0" * 32)
+    # declares 745 GiB of data and holds 32 bytes: refused before anything is allocated
+    common = ["explain", "--model", str(model), "--out", str(tmp_path / "h.png")]
+    assert main([*common, "--input", str(forged)]) == 2
+    assert "forged.npy" in capsys.readouterr().err
+    numpy.save(tmp_path / "x.npy", numpy.zeros((14, 14, 1)) + 0.5)
+    for name in ("r.txt", "r.npz", "r.mat"):
+        assert (
+            main([*common, "--input", str(tmp_path / "x.npy"), "--save-relevance", str(tmp_path / name)]) == 0
+        )
+        assert data_io.read(tmp_path / name).shape == (14, 14, 1)
+    assert not list(tmp_path.glob("r.*.npy"))  # written at exactly the given names
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--pad", "-1"], "expected a non-negative int, got -1"),
+        (["--save-relevance", "rel"], "must end in one of"),
+    ],
+)
+def test_cli_rejects_bad_options_up_front(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option, message
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["explain", "--model", "m.txt", "--input", "x.png", *option])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err

@@ -483,14 +483,14 @@ def test_interrupted_in_the_middle_of_the_data(tmp_path, rng, monkeypatch):
     path = tmp_path / "model.npz"
     model_io.write(original_vocabulary_model(rng), path)
     before = path.read_bytes()
-    real = numpy.savez
+    real = npz_format.write_npz
 
-    def half(fh, *args, **kwargs):
-        real(fh, *args, **kwargs)
+    def half(fh, arrays):
+        real(fh, arrays)
         fh.truncate(fh.tell() // 2)
         raise OSError("disk full")
 
-    monkeypatch.setattr(npz_format.numpy, "savez", half)
+    monkeypatch.setattr(npz_format, "write_npz", half)
     with pytest.raises(OSError, match="disk full"):
         model_io.write(every_layer_model(rng), path)
     assert path.read_bytes() == before
@@ -718,3 +718,23 @@ def test_text_format_parse_returns_locations():
     records, locations, dtype = text_format.parse(b"Rect\n\nLinear 1 1\n1\n2\n", "mem")
     assert locations == ["line 1", "line 3"] and dtype == numpy.float64
     assert records[1].arrays["B"].tolist() == [2.0]
+
+
+@pytest.mark.parametrize(
+    ("layer", "message"),
+    [
+        (
+            {"type": "Linear", "m": 2.0, "n": 1.0, "W": [[1.0], [numpy.inf]], "B": [0.0]},
+            "layers{2} (Linear): ",
+        ),
+        ({"type": "SumPool", "pool": [0.0, 2], "stride": [2.0, 2]}, "layers{2} (SumPool): "),
+    ],
+)
+def test_mat_errors_name_the_layer(tmp_path, layer, message):
+    cell = numpy.empty((1, 2), dtype=object)
+    cell[0, 0] = {"type": "Rect"}
+    cell[0, 1] = {k: numpy.array(v) if isinstance(v, list) else v for k, v in layer.items()}
+    scipy.io.savemat(tmp_path / "bad.mat", {"layers": cell})
+    with pytest.raises(ModelFormatError) as info:
+        model_io.read(tmp_path / "bad.mat")
+    assert message in str(info.value)

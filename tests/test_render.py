@@ -565,3 +565,23 @@ def test_device_arrays_are_moved_to_host_first():
     np.testing.assert_array_equal(enlarge_image(_FakeCupyArray(X), 2), enlarge_image(X, 2))
     np.testing.assert_array_equal(digit_to_rgb(_FakeCupyArray(X)), digit_to_rgb(X))
     np.testing.assert_array_equal(to_uint8(_FakeCupyArray(X)), to_uint8(X))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_overlay_and_outlines_refuse_non_finite_images(bad):
+    """overlay once returned NaN pixels for a NaN image or RGB heatmap."""
+    image = np.full((3, 3), 0.5)
+    image[1, 2] = bad
+    with pytest.raises(ValueError, match="image that contains NaN or Inf"):
+        render.overlay(np.ones((3, 3)), image)
+    with pytest.raises(ValueError, match="RGB heatmap that contains NaN or Inf"):
+        render.overlay(np.full((3, 3, 3), bad), np.full((3, 3), 0.5))
+    with pytest.raises(ValueError, match="outline an image that contains NaN or Inf"):
+        render.hm_to_rgb(np.ones((3, 3)), X=image)
+
+
+def test_minmax_normalisation_of_a_range_beyond_float64():
+    got = render.normalize(np.array([1e308, -1e308, 0.0, 5e307]), "minmax")
+    np.testing.assert_array_equal(got, [1.0, 0.0, 0.5, 0.75])
+    rgb = render.hm_to_rgb(np.array([[1e308, -1e308]]), normalize="minmax", scaling=1)
+    assert np.isfinite(rgb).all() and not np.array_equal(rgb[0, 0], rgb[0, 1])

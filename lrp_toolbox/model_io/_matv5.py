@@ -193,6 +193,8 @@ class _Reader:
                 raise MatError(f"{what}: struct field name is not ASCII") from None
         if len(set(names)) != len(names) or not all(names):
             raise MatError(f"{what}: empty or repeated struct field names {names}")
+        if not names and count > 1:  # its elements take no bytes: nothing bounds count
+            raise MatError(f"{what}: an array of {count} structs without fields")
         if count * len(names) * 8 > end - pos:
             raise MatError(f"{what}: {count} structs cannot fit in {end - pos} bytes")
         items = numpy.empty(count, dtype=object)

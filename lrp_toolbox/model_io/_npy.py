@@ -1,4 +1,5 @@
-"""Guarded reading of ``.npy`` files and ``.npz`` archives (shared by model and data I/O).
+"""Guarded reading of ``.npy`` files and ``.npz`` archives, and writing of archives (shared by model
+and data I/O).
 
 Everything goes through :func:`numpy.load` with ``allow_pickle=False``. Before an array is read, its
 ``.npy`` header is parsed here and the declared size is compared with the bytes that are really
@@ -13,7 +14,7 @@ import ast
 import math
 import os
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import IO
 
@@ -201,3 +202,22 @@ def open_npz(path: str | os.PathLike[str], where: str | None = None) -> Iterator
             except Exception as exc:
                 raise ModelFormatError(f"{where}: unreadable .npz archive ({exc})") from None
             yield reader
+
+
+def write_npz(fh: IO[bytes], arrays: Mapping[str, numpy.ndarray]) -> None:
+    """Write ``arrays`` as an uncompressed ``.npz`` archive to the open binary file ``fh``.
+
+    The layout of ``numpy.savez`` (one stored ``<name>.npy`` member per array, zip64 headers, the
+    zip epoch as every timestamp, so equal arrays give equal bytes), written here because
+    ``savez`` takes the names as keyword arguments (``file`` and ``allow_pickle`` collide with its
+    own) and only NumPy >= 2.2 accepts ``allow_pickle`` there. Object arrays are refused.
+    """
+    with zipfile.ZipFile(fh, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for name, value in arrays.items():
+            arr = numpy.asanyarray(value)
+            if arr.dtype.hasobject:
+                raise ValueError(f"array {name!r} holds Python objects; only plain arrays are written")
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_STORED
+            with zf.open(info, mode="w", force_zip64=True) as member:
+                numpy.lib.format.write_array(member, arr, allow_pickle=False)

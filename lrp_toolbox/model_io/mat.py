@@ -135,10 +135,14 @@ def _layer(fields: Any, index: int) -> Any:
         config[name] = values[0] if count == 1 else values
     from ._records import normalize_config
 
-    cfg = normalize_config(kind, config)
-    shapes = array_shapes(kind, cfg)
-    arrays = {n: _parameter(fields[n], shapes[n], f"{where}.{n}") for n in params}
-    return make_record(kind, cfg, arrays)
+    try:
+        cfg = normalize_config(kind, config)
+        shapes = array_shapes(kind, cfg)
+        arrays = {n: _parameter(fields[n], shapes[n], f"{where}.{n}") for n in params}
+        return make_record(kind, cfg, arrays)
+    except ValueError as exc:
+        text = str(exc)
+        raise ValueError(text if text.startswith(where) else f"{where} ({kind}): {text}") from None
 
 
 def read(path: str | os.PathLike[str]) -> list[Any]:

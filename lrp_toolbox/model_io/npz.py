@@ -19,7 +19,7 @@ from typing import IO, Any
 import numpy
 
 from ..errors import ModelFormatError
-from ._npy import open_npz
+from ._npy import open_npz, write_npz
 from ._records import SPECS, make_record
 
 FORMAT = "lrp_toolbox-model"
@@ -56,7 +56,7 @@ def write(records: Sequence[Any], fh: IO[bytes]) -> None:
     for i, rec in enumerate(records):
         for name, value in rec.arrays.items():
             arrays[member(i, name)] = numpy.ascontiguousarray(value)
-    numpy.savez(fh, allow_pickle=False, **arrays)
+    write_npz(fh, arrays)
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -204,6 +204,8 @@ def hm_to_rgb(
         from skimage.feature import canny
 
         x = _as_image2d(X, shape, "X")
+        if not numpy.all(numpy.isfinite(x)):
+            raise ValueError("cannot outline an image that contains NaN or Inf")
         if x.shape != r.shape:
             raise ValueError(f"X has shape {x.shape} but R has shape {r.shape}; they must match")
         edges = canny(enlarge_image(x, scaling), sigma=sigma)
@@ -220,6 +222,8 @@ def _gray(X: Array) -> numpy.ndarray:
         a = a[..., 0]
     if a.ndim != 2:
         raise ValueError(f"X must be (H, W), (H, W, 1) or (H, W, 3); got shape {a.shape}")
+    if not numpy.all(numpy.isfinite(a)):
+        raise ValueError("cannot render an image that contains NaN or Inf")
     return a
 
 
@@ -259,7 +263,10 @@ def overlay(
         raise ValueError(f"alpha must lie in [0, 1], got {alpha!r}")
     h = to_numpy(hm_rgb_or_R)
     if h.ndim == 3 and h.shape[-1] == 3:
-        heat = numpy.clip(numpy.asarray(h, dtype=numpy.float64), 0.0, 1.0)
+        heat = numpy.asarray(h, dtype=numpy.float64)
+        if not numpy.all(numpy.isfinite(heat)):
+            raise ValueError("cannot render an RGB heatmap that contains NaN or Inf")
+        heat = numpy.clip(heat, 0.0, 1.0)
     else:
         heat = hm_to_rgb(h, scaling=1, cmap=cmap, normalize=normalize)
     gray = numpy.clip(_gray(X), 0.0, 1.0)

@@ -88,7 +88,9 @@ def normalize(
     if mode == "none" or r.size == 0:
         return r
     if mode == "minmax":
-        low = r.min(axis=axes, keepdims=True)
-        return _safe_ratio(r - low, r.max(axis=axes, keepdims=True) - low)
+        low, high = r.min(axis=axes, keepdims=True), r.max(axis=axes, keepdims=True)
+        if numpy.any(high / 2 - low / 2 > numpy.finfo(numpy.float64).max / 2):  # range beyond float64
+            r, low, high = r / 2, low / 2, high / 2  # (e.g. ±1e308): halving is exact, ratios equal
+        return _safe_ratio(r - low, high - low)
     scale = numpy.abs(r).max(axis=axes, keepdims=True)
     return _safe_ratio(numpy.abs(r) if mode == "absolute" else r, scale)
