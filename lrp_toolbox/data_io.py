@@ -258,8 +258,9 @@ def _write_mat(arr: numpy.ndarray, path: str | os.PathLike[str], key: str) -> No
 
     if not _MAT_NAME.fullmatch(key):
         raise ValueError(f"{key!r} is not a valid MATLAB variable name")
-    if arr.dtype.kind not in "biufc":
-        raise ModelFormatError(f"{os.fspath(path)}: dtype {arr.dtype} cannot be stored in .mat")
+    if arr.dtype.kind not in "biufc" or arr.dtype == numpy.float16:
+        hint = "; write arr.astype(numpy.float32)" if arr.dtype == numpy.float16 else ""
+        raise ModelFormatError(f"{os.fspath(path)}: dtype {arr.dtype} cannot be stored in .mat{hint}")
     with atomic_write(path, "wb") as fh:
         savemat(fh, {key: arr}, do_compression=True, oned_as="row")
 

@@ -335,3 +335,26 @@ def test_mat_struct_array_without_fields_is_refused_without_allocating(tmp_path)
     with pytest.raises(ModelFormatError, match="array of 1600000000 structs without fields"):
         data_io.read(tmp_path / "bomb.mat")
     assert time.perf_counter() - start < 1.0
+
+
+def test_write_errors_name_the_target_not_the_temporary_file(tmp_path):
+    target = tmp_path / "missing" / "x.npy"
+    with pytest.raises(FileNotFoundError) as info:
+        data_io.write(numpy.ones(3), target)
+    assert info.value.filename == str(target)
+    assert ".tmp" not in str(info.value)
+
+
+def test_write_through_a_symlink_keeps_the_link(tmp_path):
+    real = tmp_path / "real.npy"
+    data_io.write(numpy.zeros(2), real)
+    (tmp_path / "link.npy").symlink_to(real)
+    data_io.write(numpy.arange(3.0), tmp_path / "link.npy")
+    assert (tmp_path / "link.npy").is_symlink()
+    assert numpy.array_equal(data_io.read(real), numpy.arange(3.0))
+
+
+def test_mat_refuses_float16_instead_of_widening(tmp_path):
+    with pytest.raises(ModelFormatError, match=r"float16 cannot be stored in .mat; write arr.astype"):
+        data_io.write(numpy.ones(3, dtype=numpy.float16), tmp_path / "h.mat")
+    assert not list(tmp_path.iterdir())

@@ -738,3 +738,17 @@ def test_mat_errors_name_the_layer(tmp_path, layer, message):
     with pytest.raises(ModelFormatError) as info:
         model_io.read(tmp_path / "bad.mat")
     assert message in str(info.value)
+
+
+def test_big_endian_parameters_are_read_in_native_order(tmp_path, rng):
+    model = Sequential([Linear(3, 2, rng=rng)])
+    records = model.to_records()
+    swapped = [
+        type(r)(r.kind, r.config, {k: v.astype(v.dtype.newbyteorder(">")) for k, v in r.arrays.items()})
+        for r in records
+    ]
+    with open(tmp_path / "be.npz", "wb") as fh:
+        npz_format.write(swapped, fh)
+    back = model_io.read(tmp_path / "be.npz")
+    assert back.modules[0].W.dtype == numpy.float64 and back.modules[0].W.dtype.isnative
+    assert numpy.array_equal(back.modules[0].W, model.modules[0].W)

@@ -47,6 +47,8 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]
     if mode not in ("wb", "w"):
         raise ValueError(f"mode must be 'wb' or 'w', got {mode!r}")
     target = Path(os.fspath(path))
+    if target.is_symlink():  # write the file it points to, as open(path, 'w') would; keep the link
+        target = target.resolve()
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     for _ in range(100):
         tmp = _temp_name(target)
@@ -55,6 +57,8 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]
             break
         except FileExistsError:  # pragma: no cover - 48 random bits collided
             continue
+        except OSError as exc:  # name the target, not the hidden temporary file
+            raise type(exc)(exc.errno, exc.strerror, os.fspath(target)) from None
     else:  # pragma: no cover
         raise FileExistsError(f"could not create a temporary file next to {target}")
     handle: IO | None = None

@@ -136,6 +136,8 @@ def check_arrays(kind: str, config: Mapping[str, Any], arrays: Mapping[str, Any]
         value = arrays[name]
         if not isinstance(value, numpy.ndarray):
             raise ValueError(f"{kind} {name} must be a NumPy array, got {type(value).__name__}")
+        if value.dtype.kind == "f" and value.dtype.newbyteorder("=") in FLOAT_DTYPES:
+            value = value.astype(value.dtype.newbyteorder("="), copy=False)  # e.g. big-endian '>f8'
         if value.dtype not in FLOAT_DTYPES:
             raise ValueError(f"{kind} {name} must be float32 or float64, got {value.dtype}")
         if value.shape != shape:

@@ -350,6 +350,7 @@ class Module:
                 raise ValueError(f"{layer!r}: {name} must have shape {current.shape}, got {value.shape}")
             if value.dtype.kind != "f" or value.dtype.itemsize not in (4, 8):
                 raise ValueError(f"{layer!r}: {name} must be float32 or float64, got {value.dtype}")
+            value = value.astype(value.dtype.newbyteorder("="), copy=False)  # native byte order
             if not numpy.isfinite(value).all():
                 raise ValueError(f"{layer!r}: {name} contains NaN or Inf")
             setattr(layer, name, numpy.array(value, copy=True))
