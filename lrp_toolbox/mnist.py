@@ -128,9 +128,14 @@ def load_mnist_labels(
     FileNotFoundError, ModelFormatError
         As :func:`load_mnist_images`.
     """
-    labels = _load(_check_split(split)[1], root, verify)
+    name = _check_split(split)[1]
+    labels = _load(name, root, verify)
     if labels.dtype != numpy.uint8 or labels.ndim != 1 or (labels.size and labels.max() > 9):
-        raise ModelFormatError(f"MNIST labels must be uint8 digits 0..9 of shape (N,), got {labels.shape}")
+        largest = labels.max() if labels.size and labels.dtype.kind in "iu" else None
+        raise ModelFormatError(
+            f"{name}: MNIST labels must be uint8 digits 0..9 of shape (N,), got dtype {labels.dtype}, "
+            f"shape {labels.shape}, largest value {largest}"
+        )
     return labels.astype(numpy.int64)
 
 
@@ -155,8 +160,9 @@ def pad_images(X: Any, pad: int = 2, value: float = -1.0) -> numpy.ndarray:
     X = numpy.asarray(X)
     if X.ndim != 4:
         raise ValueError(f"expected NHWC images (N, H, W, C), got shape {X.shape}")
-    if not isinstance(pad, int) or pad < 0:
+    if isinstance(pad, (bool, numpy.bool_)) or not isinstance(pad, (int, numpy.integer)) or pad < 0:
         raise ValueError(f"pad must be a non-negative int, got {pad!r}")
+    pad = int(pad)
     if pad == 0:
         return X
     return numpy.pad(X, ((0, 0), (pad, pad), (pad, pad), (0, 0)), constant_values=value)

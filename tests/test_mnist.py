@@ -100,6 +100,20 @@ def test_helpers():
     X = numpy.zeros((1, 2, 2, 1))
     assert mnist.pad_images(X, 2).shape == (1, 6, 6, 1)
     assert mnist.pad_images(X, 1)[0, 0, 0, 0] == -1.0
+    assert mnist.pad_images(X, numpy.int64(1)).shape == (1, 4, 4, 1)
+    for bad in (True, -1, 1.0):
+        with pytest.raises(ValueError, match="pad must be a non-negative int"):
+            mnist.pad_images(X, bad)
+
+
+def test_labels_out_of_range_are_named(tmp_path):
+    _copy_test_split(tmp_path)
+    name = "t10k-labels-idx1-ubyte"
+    raw = bytearray(gzip.decompress((tmp_path / f"{name}.gz").read_bytes()))
+    raw[100] = 12
+    (tmp_path / f"{name}.gz").write_bytes(gzip.compress(bytes(raw)))
+    with pytest.raises(ModelFormatError, match=rf"^{name}: MNIST labels .* largest value 12"):
+        mnist.load_mnist("test", root=tmp_path, verify=False)
 
 
 def _copy_test_split(dst: Path) -> None:
