@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy
 
 from lrp_toolbox import backend, model_io, render
+from lrp_toolbox.cli import int_at_least
 from lrp_toolbox.errors import BackendError, RuleError
 from lrp_toolbox.explain import explain
 from lrp_toolbox.mnist import load_mnist
@@ -45,16 +46,6 @@ def shape_for(model: Sequential, X: numpy.ndarray) -> numpy.ndarray:
     return padded
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive int, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive int, got {value}")
-    return value
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -64,7 +55,7 @@ def main() -> None:
         "--rule", action="append", metavar="NAME", help=f"repeatable; one of {', '.join(rule_names())}"
     )
     parser.add_argument("--param", type=float, help="parameter of legacy rule names (epsilon, alpha, gamma)")
-    parser.add_argument("--n", type=_positive, default=8, help="number of test digits to explain")
+    parser.add_argument("--n", type=int_at_least(1), default=8, help="number of test digits to explain")
     parser.add_argument("--out", type=Path, default=Path("out"), help="output folder for the PNG grid")
     parser.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
     parser.add_argument("--seed", type=int, default=0, help="which digits: a seeded random choice")

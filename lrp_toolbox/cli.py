@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy
@@ -34,15 +34,20 @@ def _shape(text: str) -> tuple[int, ...]:
     return shape
 
 
-def _count(text: str) -> int:
-    """A non-negative int (``--pad``)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative int, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative int, got {value}")
-    return value
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse ``type`` for ints ``>= minimum`` (0: "non-negative", 1: "positive")."""
+    what = {0: "a non-negative int", 1: "a positive int"}.get(minimum, f"an int >= {minimum}")
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {value}")
+        return value
+
+    return parse
 
 
 RELEVANCE_SUFFIXES = (".npy", ".npz", ".mat", ".txt")
@@ -169,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     exp.add_argument("--scale", choices=SCALINGS, default="original", help="pixel scaling of image inputs")
     exp.add_argument(
-        "--pad", type=_count, default=0, help="pad image inputs by this many pixels (LeNet-5: 2)"
+        "--pad", type=int_at_least(0), default=0, help="pad image inputs by this many pixels (LeNet-5: 2)"
     )
     exp.add_argument("--low", type=float, default=-1.0, help="lowest input value (z^B presets)")
     exp.add_argument("--high", type=float, default=1.0, help="highest input value (z^B presets)")
