@@ -78,14 +78,12 @@ def _check_relevance(R: Any, y: Array, where: str) -> None:
             f"{where}: R has dtype {R.dtype} but the layer output {y.dtype}; use R.astype({y.dtype})"
         )
     backend.get_namespace(R, y)
-    xp = backend.get_namespace(R)
-    if not bool(xp.isfinite(R).all()):
+    if not _finite(R):
         raise ValueError(f"{where}: the relevance R contains NaN or Inf")
 
 
 def _check_input(x: Array, where: str) -> None:
-    xp = backend.get_namespace(x)
-    if not bool(xp.isfinite(x).all()):
+    if not _finite(x):
         raise ValueError(f"{where}: the forward input contains NaN or Inf; LRP is undefined")
 
 

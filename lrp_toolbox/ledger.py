@@ -16,7 +16,6 @@ arithmetic for every rule of ``lrp_toolbox.rules``; ``residual`` is its floating
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +24,7 @@ import numpy
 
 from . import backend
 from ._typing import Array
+from .rules._ops import per_sample
 
 TERMS: tuple[str, ...] = ("bias", "stabilizer", "created")
 
@@ -94,7 +94,7 @@ class Ledger:
             return numpy.asarray(backend.to_numpy(a), dtype=numpy.float64).reshape(n)
 
         def total(a: Array) -> numpy.ndarray:
-            return host(a.reshape(n, math.prod(a.shape[1:])).sum(axis=1))  # N = 0 included
+            return host(per_sample(a))
 
         budget = LayerBudget(
             index=index,

@@ -23,6 +23,7 @@ import numpy
 
 from .data_io import parse_idx
 from .errors import ModelFormatError
+from .modules.windows import is_int
 
 __all__ = [
     "SHA256",
@@ -160,7 +161,7 @@ def pad_images(X: Any, pad: int = 2, value: float = -1.0) -> numpy.ndarray:
     X = numpy.asarray(X)
     if X.ndim != 4:
         raise ValueError(f"expected NHWC images (N, H, W, C), got shape {X.shape}")
-    if isinstance(pad, (bool, numpy.bool_)) or not isinstance(pad, (int, numpy.integer)) or pad < 0:
+    if not is_int(pad) or pad < 0:
         raise ValueError(f"pad must be a non-negative int, got {pad!r}")
     pad = int(pad)
     if pad == 0:

@@ -17,6 +17,7 @@ import numpy
 
 from ..backend import to_numpy
 from ..errors import ModelFormatError
+from ..modules.base import PARAM_DTYPES
 
 # kind -> (config keys, array names)
 SPECS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -32,7 +33,7 @@ SPECS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 POOLS = ("SumPool", "AvgPool", "MaxPool")
 ELEMENTWISE = ("Rect", "Tanh", "SoftMax")
-FLOAT_DTYPES = (numpy.dtype(numpy.float32), numpy.dtype(numpy.float64))
+FLOAT_DTYPES = PARAM_DTYPES
 MAX_DIM = 2**31 - 1  # any single hyper-parameter above this is refused as absurd
 
 

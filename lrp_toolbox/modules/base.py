@@ -348,7 +348,7 @@ class Module:
             current = getattr(layer, name)
             if value.shape != current.shape:
                 raise ValueError(f"{layer!r}: {name} must have shape {current.shape}, got {value.shape}")
-            if value.dtype.kind != "f" or value.dtype.itemsize not in (4, 8):
+            if value.dtype.newbyteorder("=") not in PARAM_DTYPES:
                 raise ValueError(f"{layer!r}: {name} must be float32 or float64, got {value.dtype}")
             value = value.astype(value.dtype.newbyteorder("="), copy=False)  # native byte order
             if not numpy.isfinite(value).all():

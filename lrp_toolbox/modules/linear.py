@@ -8,6 +8,7 @@ from .._typing import Array
 from ..errors import ShapeError
 from .base import check_param_dtype
 from .linear_family import LinearFamily
+from .windows import is_int
 
 
 class Linear(LinearFamily):
@@ -43,7 +44,7 @@ class Linear(LinearFamily):
     ) -> None:
         super().__init__()
         for name, value in (("m", m), ("n", n)):
-            if not isinstance(value, (int, numpy.integer)) or isinstance(value, bool) or value < 1:
+            if not is_int(value) or value < 1:
                 raise ValueError(f"Linear: {name} must be a positive int, got {value!r}")
         self.m, self.n = int(m), int(n)
         rng = numpy.random.default_rng(0) if rng is None else rng
