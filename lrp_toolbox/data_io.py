@@ -314,6 +314,13 @@ def _parse_txt_header(line: str, lineno: int, where: str) -> tuple[numpy.dtype, 
     return dtype, shape
 
 
+def _looks_like_header(comment: str) -> bool:
+    """A comment that is meant as the data header: the magic, or ``dtype=``/``shape=`` fields
+    (a mistyped magic must not silently turn the header into a comment and lose dtype and shape)."""
+    tokens = comment.lstrip("#").split()
+    return comment.startswith(TXT_MAGIC) or any(t.startswith(("dtype=", "shape=")) for t in tokens)
+
+
 def _read_txt(path: str | os.PathLike[str], where: str) -> numpy.ndarray:
     with open(path, "rb") as fh:
         raw = fh.read()
@@ -334,7 +341,12 @@ def _read_txt(path: str | os.PathLike[str], where: str) -> numpy.ndarray:
         if not stripped:
             continue
         if stripped.startswith("#"):
-            if stripped.startswith(TXT_MAGIC) and header is None and not rows:
+            if _looks_like_header(stripped):
+                if header is not None or rows or not stripped.startswith(TXT_MAGIC):
+                    raise ModelFormatError(
+                        f"{where}: line {lineno}: a data header must be the first line and read "
+                        f"'{TXT_MAGIC} 1 dtype=<name> shape=<d0,d1,...>'"
+                    )
                 header = _parse_txt_header(stripped, lineno, where)
             continue
         tokens = stripped.split()
@@ -360,8 +372,8 @@ def _read_txt(path: str | os.PathLike[str], where: str) -> numpy.ndarray:
     values = _parse_values(flat, dtype, where)
     if header:
         return values.reshape(header[1])
-    out = values.reshape(len(rows), -1)
-    return out.ravel() if 1 in out.shape else out
+    # as numpy.loadtxt: axes of length 1 are squeezed (one row or column: 1-D; one value: 0-d)
+    return values.reshape(len(rows), -1).squeeze()
 
 
 def _parse_values(tokens: list[str], dtype: numpy.dtype, where: str) -> numpy.ndarray:

@@ -119,6 +119,14 @@ def test_plain_numpy_text_files_load(tmp_path):
     assert data_io.read(tmp_path / "crlf.txt").tolist() == [[1.0, 2.0], [3.0, 4.0]]
 
 
+@pytest.mark.parametrize("content", ["3.5\n", "1 2 3\n", "1\n2\n", "1 2\n3 4\n", "# c\n\n7\n"])
+def test_plain_text_shapes_match_loadtxt(tmp_path, content):
+    # one value: 0-d, one row or column: 1-D, otherwise 2-D, exactly as numpy.loadtxt
+    (tmp_path / "p.txt").write_text(content)
+    got, want = data_io.read(tmp_path / "p.txt"), numpy.loadtxt(tmp_path / "p.txt")
+    assert got.shape == want.shape and numpy.array_equal(got, want)
+
+
 def test_text_nan_inf_round_trip(tmp_path):
     data = numpy.array([numpy.nan, numpy.inf, -numpy.inf, -0.0, 5e-324])
     data_io.write(data, tmp_path / "s.txt")
@@ -144,6 +152,14 @@ def test_bool_text_round_trip(tmp_path):
         (b"# lrp_toolbox-data 1 dtype=uint8 shape=1\n256\n", "out of range"),
         (b"# lrp_toolbox-data 1 dtype=float32 shape=1\n1e300\n", "overflows"),
         (b"\x00\xff\x10binary", "not ASCII"),
+        # a mistyped, misplaced or repeated header is an error, not a comment (dtype and shape lost)
+        (b"# lrp-toolbox-data 1 dtype=float32 shape=4\n1\n2\n3\n4\n", "line 1: a data header"),
+        (b"#lrp_toolbox-data 1 dtype=float32 shape=2\n1\n2\n", "line 1: a data header"),
+        (b"1 2\n# lrp_toolbox-data 1 dtype=float32 shape=2\n", "line 2: a data header"),
+        (
+            b"# lrp_toolbox-data 1 dtype=float32 shape=1\n# lrp_toolbox-data 1 dtype=int8 shape=1\n1\n",
+            "line 2: a data header",
+        ),
     ],
 )
 def test_bad_text_data(tmp_path, content, message):

@@ -15,7 +15,7 @@ import pytest
 import scipy.io
 from paths import FIXTURES
 
-from lrp_toolbox import model_io
+from lrp_toolbox import data_io, model_io
 from lrp_toolbox.errors import ModelFormatError
 from lrp_toolbox.model_io import npz as npz_format
 from lrp_toolbox.model_io import text as text_format
@@ -631,6 +631,14 @@ def test_npz_not_an_archive(tmp_path, content):
     path.write_bytes(content)
     with pytest.raises(ModelFormatError, match=str(path).replace("\\", "\\\\")):
         model_io.read(path)
+
+
+def test_npz_empty_archive_is_named_as_such(tmp_path):
+    path = tmp_path / "m.npz"
+    zipfile.ZipFile(path, "w").close()
+    for read in (model_io.read, data_io.read):
+        with pytest.raises(ModelFormatError, match="archive is empty: it holds no arrays"):
+            read(path)
 
 
 # --------------------------------------------------------------------------- mat layout

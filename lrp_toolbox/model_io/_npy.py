@@ -24,6 +24,7 @@ from ..errors import ModelFormatError
 
 NPY_MAGIC = b"\x93NUMPY"
 ZIP_MAGIC = b"PK\x03\x04"
+ZIP_EMPTY_MAGIC = b"PK\x05\x06"  # an end-of-central-directory record first: no members
 _MAX_HEADER = 65536
 _DEFLATE_MAX_RATIO = 1100  # deflate cannot expand by more than ~1032:1
 
@@ -187,6 +188,8 @@ def open_npz(path: str | os.PathLike[str], where: str | None = None) -> Iterator
         size = os.fstat(fh.fileno()).st_size
         head = fh.read(4)
         if head != ZIP_MAGIC:
+            if head == ZIP_EMPTY_MAGIC:
+                raise ModelFormatError(f"{where}: the .npz (zip) archive is empty: it holds no arrays")
             kind = "a .npy array" if head == NPY_MAGIC[:4] else "not a zip archive"
             raise ModelFormatError(f"{where}: expected an .npz (zip) archive; the file is {kind}")
         fh.seek(0)
