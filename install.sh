@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up lrp_toolbox in a virtual environment (.venv in the repository root).
 #   bash install.sh            the toolbox and its run-time dependencies
-#   bash install.sh --dev      also the test and lint tools (pytest, hypothesis, ruff)
+#   bash install.sh --dev      also the test and lint tools (pytest, hypothesis, ruff, mypy)
 #   bash install.sh --cuda12   also CuPy for CUDA 12 (--cuda13 for CUDA 13)
 # Options can be combined. PYTHON=python3.12 bash install.sh picks the interpreter.
 set -euo pipefail

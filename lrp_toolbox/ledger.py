@@ -118,7 +118,7 @@ class Ledger:
     def table(self, sample: int = 0) -> str:
         """A printable table of one sample's budget per layer."""
         head = ("#", "layer", "rule", "upper", "passed", "bias", "stabilizer", "created")
-        rows = [head]
+        rows: list[tuple[str, ...]] = [head]
         for b in self.layers:
             vals = (b.upper, b.passed, b.bias, b.stabilizer, b.created)
             rows.append((str(b.index), b.layer, b.rule, *(f"{v[sample] + 0.0:.6g}" for v in vals)))  # no -0

@@ -62,16 +62,19 @@ def predict(model: Module, X: Array, batchsize: int = 500) -> Array:
     return xp.concatenate(parts, axis=0)
 
 
-def _ends_in_softmax(model: Module) -> bool:
-    modules = getattr(model, "modules", None)
-    return bool(modules) and isinstance(modules[-1], SoftMax)
+def _softmax_head(model: Module) -> list[Module] | None:
+    """The layers below a final SoftMax (``None``: the model does not end in one)."""
+    from .modules.sequential import Sequential  # sequential.py imports this module
+
+    modules = model.modules if isinstance(model, Sequential) else []
+    return modules[:-1] if modules and isinstance(modules[-1], SoftMax) else None
 
 
 def loss_and_accuracy(model: Module, X: Array, Y: Array, batchsize: int = 500) -> tuple[float, float]:
     """Mean loss (cross-entropy after a SoftMax, else squared error) and argmax accuracy."""
     xp = backend.get_namespace(X, Y)
     P = predict(model, X, batchsize)
-    if _ends_in_softmax(model):
+    if _softmax_head(model) is not None:
         tiny = numpy.finfo(P.dtype).tiny
         loss = -float((Y * xp.log(xp.maximum(P, tiny))).sum()) / X.shape[0]
     else:
@@ -82,16 +85,16 @@ def loss_and_accuracy(model: Module, X: Array, Y: Array, batchsize: int = 500) -
     return loss, accuracy
 
 
-def _step_gradients(model: Module, Xb: Array, Yb: Array, softmax_output: bool) -> float:
+def _step_gradients(model: Module, Xb: Array, Yb: Array, below_softmax: list[Module] | None) -> float:
     """Forward, loss, backward for one batch; returns the batch loss."""
     n = Xb.shape[0]
     P = model.forward(Xb)
-    if softmax_output:
+    if below_softmax is not None:
         tiny = numpy.finfo(P.dtype).tiny
         xp = backend.get_namespace(P)
         loss = -float((Yb * xp.log(xp.maximum(P, tiny))).sum()) / n
         D = (P - Yb) / P.dtype.type(n)  # d(cross-entropy)/d(logits), skipping the SoftMax layer
-        for layer in reversed(model.modules[:-1]):
+        for layer in reversed(below_softmax):
             D = layer.backward(D)
     else:
         loss = 0.5 * float(((P - Yb) ** 2).sum()) / n
@@ -197,7 +200,7 @@ def train(
     Xe, Ye = (X, Y) if Xval is None else _checked_data(model, Xval, Yval, "Xval", "Yval", dtype)
     rng = seed if isinstance(seed, numpy.random.Generator) else numpy.random.default_rng(seed)
     opt = make_optimizer(optimizer, momentum)
-    softmax_output = _ends_in_softmax(model)
+    below_softmax = _softmax_head(model)
     slots = parameter_slots(model)
     history = TrainingHistory()
     factor = lfactor_initial
@@ -243,7 +246,7 @@ def train(
             idx = order[position : position + batchsize]
             position += batchsize
             Xb = X[idx] if transform is None else transform(X[idx])
-            batch_loss = _step_gradients(model, Xb, Y[idx], softmax_output)
+            batch_loss = _step_gradients(model, Xb, Y[idx], below_softmax)
             opt.step(model, lrate * factor)
             bar.update(1)
             if it % status == 0 or it == iters:

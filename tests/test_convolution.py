@@ -191,6 +191,9 @@ def test_kernel_fits_once_padded():
         {"padding": "same"},
         {"padding": (1, 2, 3)},
         {"padding": 1.5},
+        {"padding": numpy.array(1.0)},
+        {"padding": numpy.array([[0, 1], [2, -1]])},
+        {"stride": numpy.array(2)},
         {"filtersize": (3, 3, 1)},
         {"filtersize": (0, 3, 1, 1)},
         {"filtersize": (3, 3, 1, -2)},
@@ -210,6 +213,8 @@ def test_constructor_rejects_bad_hyperparameters(kwargs):
         (2, ((2, 2), (2, 2))),
         ((1, 3), ((1, 1), (3, 3))),
         (((0, 1), (2, 3)), ((0, 1), (2, 3))),
+        (numpy.array([1, 3]), ((1, 1), (3, 3))),
+        (numpy.array([[0, 1], [2, 3]]), ((0, 1), (2, 3))),
     ],
 )
 def test_padding_forms(padding, normalised):

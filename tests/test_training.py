@@ -48,7 +48,7 @@ def test_cross_entropy_gradient_is_exact_for_softmax_output() -> None:
     rng = numpy.random.default_rng(0)
     W = net.modules[0].W
     direction = rng.standard_normal(W.shape)
-    _step_gradients(net, XOR_X, XOR_Y, softmax_output=True)
+    _step_gradients(net, XOR_X, XOR_Y, below_softmax=net.modules[:-1])
     analytic = float((net.modules[0].grads["W"] * direction).sum())
     eps = 1e-6
     W += eps / 2 * direction
@@ -63,7 +63,7 @@ def test_squared_error_gradient_without_softmax() -> None:
     rng = numpy.random.default_rng(5)
     net = Sequential([Linear(3, 4, rng=rng), Rect(), Linear(4, 2, rng=rng)])
     X, T = rng.standard_normal((6, 3)), rng.standard_normal((6, 2))
-    _step_gradients(net, X, T, softmax_output=False)
+    _step_gradients(net, X, T, below_softmax=None)
     B = net.modules[2].B
     analytic = net.modules[2].grads["B"].copy()
     for j in range(2):

@@ -131,7 +131,10 @@ class NpzReader:
     def __init__(self, npz: numpy.lib.npyio.NpzFile, where: str, archive_size: int) -> None:
         self._npz = npz
         self.where = where
-        zf: zipfile.ZipFile = npz.zip
+        zf = npz.zip
+        if zf is None:  # pragma: no cover - numpy.load just opened it
+            raise ModelFormatError(f"{where}: the archive is closed")
+        self._zip: zipfile.ZipFile = zf
         infos = zf.infolist()
         total = sum(i.compress_size for i in infos)
         if total > archive_size:
@@ -155,7 +158,7 @@ class NpzReader:
         if info.file_size > _DEFLATE_MAX_RATIO * info.compress_size + 4096:
             raise ModelFormatError(f"{where}: implausible compression ratio (corrupt archive)")
         try:
-            with self._npz.zip.open(info) as fh:
+            with self._zip.open(info) as fh:
                 dtype, shape, _, hlen = parse_npy_header(fh, where)
         except ModelFormatError:
             raise

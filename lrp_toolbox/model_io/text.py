@@ -219,6 +219,7 @@ def parse(raw: bytes, where: str) -> tuple[list[Any], list[str], numpy.dtype]:
             )
         config: dict[str, Any]
         arrays: dict[str, numpy.ndarray] = {}
+        W: numpy.ndarray
         label = f"{kind} (line {lineno})"
         if kind == "Linear":
             m, n = _ints(lines, lineno, tokens, "m n")

@@ -166,4 +166,5 @@ def add_columns_sliced(
     Wo = parts.shape[4]
     for a in range(parts.shape[0]):
         for b in range(parts.shape[1]):
-            buf[(slice(None), *_band_slices((a, b), band, Wo, stride, dilation))] += parts[a, b]
+            index = (slice(None), *_band_slices((a, b), band, Wo, stride, dilation))
+            buf[index] += parts[a, b]

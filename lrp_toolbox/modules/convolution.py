@@ -59,11 +59,11 @@ class Convolution(LinearFamily):
             raise ValueError(
                 f"Convolution: filtersize must be 4 positive ints (h, w, d, n), got {filtersize!r}"
             )
-        self.filtersize = tuple(int(v) for v in fs)
+        h, w, d, n = (int(v) for v in fs)
+        self.filtersize: tuple[int, int, int, int] = (h, w, d, n)
         self.stride = windows.as_pair(stride, "Convolution stride")
         self.padding = windows.as_padding(padding)
         self.dilation = windows.as_pair(dilation, "Convolution dilation")
-        h, w, d, n = self.filtersize
         rng = numpy.random.default_rng(0) if rng is None else rng
         dtype = check_param_dtype(dtype, f"Convolution(filtersize={self.filtersize})")
         self.W = (rng.standard_normal(self.filtersize) * (h * w * d) ** -0.5).astype(dtype)

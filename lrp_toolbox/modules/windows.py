@@ -7,6 +7,9 @@ kernel offset (h*w iterations, deterministic order, no atomics).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TypeGuard
+
 import numpy
 
 from .. import backend
@@ -17,35 +20,40 @@ Pair = tuple[int, int]
 Padding = tuple[Pair, Pair]
 
 
-def is_int(value: object) -> bool:
+def is_int(value: object) -> TypeGuard[int | numpy.integer]:
     """A Python or NumPy integer, not a bool."""
     return isinstance(value, (int, numpy.integer)) and not isinstance(value, (bool, numpy.bool_))
 
 
-def as_pair(value: int | tuple[int, int] | list[int], name: str, minimum: int = 1) -> Pair:
+def as_pair(value: object, name: str, minimum: int = 1) -> Pair:
     """Normalise an int or a pair of ints, each ``>= minimum``."""
-    try:
-        pair = (value, value) if is_int(value) else tuple(value)  # type: ignore[arg-type]
-    except TypeError:
-        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}") from None
-    if len(pair) != 2 or not all(is_int(v) for v in pair):
+    items = (value, value) if is_int(value) else _items(value)
+    ints = [int(v) for v in items if is_int(v)]
+    if len(items) != 2 or len(ints) != 2:
         raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
-    if min(pair) < minimum:
+    if min(ints) < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return (int(pair[0]), int(pair[1]))
+    return (ints[0], ints[1])
+
+
+def _items(value: object) -> tuple[object, ...]:
+    """``tuple(value)`` for an iterable that is not a string, else ``()`` (never a valid pair)."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        return ()
+    try:
+        return tuple(value)
+    except TypeError:  # e.g. a 0-d array
+        return ()
 
 
 def as_padding(value: object) -> Padding:
     """Normalise padding: ``'valid'``, an int, ``(ph, pw)`` or ``((top, bottom), (left, right))``."""
-    if value == "valid" or value is None:
+    if value is None or (isinstance(value, str) and value == "valid"):
         return ((0, 0), (0, 0))
     if is_int(value):
         p = as_pair(value, "padding", 0)
         return ((p[0], p[0]), (p[1], p[1]))
-    try:
-        items = tuple(value)  # type: ignore[arg-type]
-    except TypeError:
-        raise ValueError(f"padding must be 'valid', an int or pairs of ints, got {value!r}") from None
+    items = _items(value)
     if len(items) == 2 and all(is_int(v) for v in items):
         ph, pw = as_pair(items, "padding", 0)
         return ((ph, ph), (pw, pw))

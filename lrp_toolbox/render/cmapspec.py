@@ -37,7 +37,7 @@ _HEX = re.compile(r"[0-9a-fA-F]+")
 
 
 class _Node(NamedTuple):
-    index: int | None
+    position: int | None  # 0..255, or None: placed evenly between its neighbours
     rgb: tuple[int, int, int]
 
 
@@ -105,9 +105,9 @@ def parse_colormap_spec(spec: str) -> tuple[numpy.ndarray, numpy.ndarray]:
         raise ValueError(f"invalid colour-map spec {spec!r}: at least two colours are needed")
     last = len(nodes) - 1
     anchors = [
-        (k, 0 if k == 0 else 255) if node.index is None else (k, node.index)
+        (k, 0 if k == 0 else 255) if node.position is None else (k, node.position)
         for k, node in enumerate(nodes)
-        if node.index is not None or k in (0, last)
+        if node.position is not None or k in (0, last)
     ]
     placed = [0] * len(nodes)
     for (left, a), (right, b) in itertools.pairwise(anchors):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy
 
@@ -12,7 +12,7 @@ from .._typing import Array
 from ..backend import to_numpy
 from .colormaps import _custom_name, get_colormap
 from .custom_maps import CUSTOM_COLORMAPS
-from .normalization import NORMALIZE_MODES, normalize
+from .normalization import NORMALIZE_MODES, NormalizeMode, normalize
 
 if TYPE_CHECKING:
     from matplotlib.colors import Colormap
@@ -97,14 +97,14 @@ def _as_image2d(X: Array, shape: tuple[int, ...], what: str) -> numpy.ndarray:
     return numpy.asarray(a, dtype=numpy.float64)
 
 
-def _mode(normalize_arg: bool | str) -> str:
+def _mode(normalize_arg: bool | str) -> NormalizeMode:
     if normalize_arg is True:
         return "symmetric"
     if normalize_arg is False:
         return "none"
     if normalize_arg not in NORMALIZE_MODES:
         raise ValueError(f"normalize must be a bool or one of {NORMALIZE_MODES}, got {normalize_arg!r}")
-    return str(normalize_arg)
+    return cast("NormalizeMode", normalize_arg)
 
 
 def _colorize(R: numpy.ndarray, cmap: str | Colormap, normalize_arg: bool | str) -> numpy.ndarray:

@@ -75,7 +75,7 @@ def tile_images(
         a = to_numpy(rgb_images)
         rows = [list(a)] if a.ndim == 4 else [[a]]
     elif _is_grid(rgb_images):
-        rows = [list(row) for row in rgb_images]  # type: ignore[union-attr]
+        rows = [list(row) for row in rgb_images]
     elif isinstance(rgb_images, Sequence) and not isinstance(rgb_images, str):
         rows = [list(rgb_images)]
     else:

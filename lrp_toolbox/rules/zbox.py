@@ -23,6 +23,7 @@ class Bound:
     """An immutable, hashable bound: a float64 scalar or array (compared by shape and values)."""
 
     __slots__ = ("array",)
+    array: numpy.ndarray
 
     def __init__(self, value: Any) -> None:
         arr = numpy.array(backend.to_numpy(value) if hasattr(value, "shape") else value, dtype=numpy.float64)
