@@ -12,6 +12,7 @@ or the original's names such as ``epsilon`` with ``--param``).
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from lrp_toolbox import backend, model_io, render
 from lrp_toolbox.cli import int_at_least
 from lrp_toolbox.errors import BackendError, RuleError
 from lrp_toolbox.explain import explain
-from lrp_toolbox.mnist import load_mnist
+from lrp_toolbox.mnist import ENV_VAR, load_mnist
 from lrp_toolbox.modules import Sequential
 from lrp_toolbox.rule_names import rule_by_name, rule_names
 from lrp_toolbox.training import predict
@@ -69,6 +70,7 @@ def main() -> None:
     except (RuleError, BackendError) as exc:
         parser.error(str(exc))
 
+    os.environ.setdefault(ENV_VAR, str(ROOT / "data"))  # the repository's MNIST, also when installed with pip
     t0 = time.perf_counter()
     model = model_io.read(args.model, backend=args.backend)
     model.drop_softmax_output_layer()

@@ -15,17 +15,19 @@ float64. The last 5000 training images are held out for validation (best-model s
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
 import numpy
 
 from lrp_toolbox import model_io
-from lrp_toolbox.mnist import load_mnist
+from lrp_toolbox.mnist import ENV_VAR, load_mnist
 from lrp_toolbox.modules import Convolution, Flatten, Linear, MaxPool, Rect, Sequential, SoftMax, SumPool
 from lrp_toolbox.training import loss_and_accuracy
 
-MODELS = Path(__file__).resolve().parents[1] / "models" / "MNIST"
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ROOT / "models" / "MNIST"
 
 # name -> (file stem, epochs, learning rate, learning-rate decay, batch size, model selection,
 #          random shift augmentation in pixels)
@@ -99,6 +101,7 @@ def main() -> None:
     parser.add_argument("--silent", action="store_true", help="no progress bar")
     args = parser.parse_args()
 
+    os.environ.setdefault(ENV_VAR, str(ROOT / "data"))  # the repository's MNIST, also when installed with pip
     stem, epochs, lrate, decay, batch, select, shift = ARCHS[args.arch]
     epochs, lrate, decay = args.epochs or epochs, args.lrate or lrate, args.decay or decay
     X, Y = mnist_inputs(args.arch, "train")
