@@ -1,17 +1,23 @@
 """Explaining all 10 classes of a LeNet-5 batch: one lrp_aware forward + 10 LRP calls versus 10
 separate forward + LRP calls (the original toolbox's way), for several rules.
 
-Run: ``python benchmarks/bench_all_classes.py`` (medians of 5 runs; float64, batch 100).
+Run: ``python benchmarks/bench_all_classes.py`` (medians of ``--runs`` runs, default 5; float64,
+batch 100; one BLAS thread unless ``--threads N``, 0: the library default).
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
-import numpy
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from threads import DEFAULT_THREADS, early_threads
+
+if __name__ == "__main__":
+    early_threads(sys.argv[1:])
+
+import numpy
 from networks import lenet5
 from timing import median_seconds
 
@@ -20,7 +26,15 @@ from lrp_toolbox.explain import explain
 from lrp_toolbox.rules import AlphaBeta, Epsilon, ZPlus
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5, help="timed runs per case (default 5)")
+    parser.add_argument(
+        "--threads", type=int, default=DEFAULT_THREADS, help="BLAS threads (default 1; 0: library default)"
+    )
+    args = parser.parse_args(argv)
+    if args.runs < 1 or args.threads < 0:
+        parser.error("--runs must be >= 1 and --threads >= 0")
     model, shape = lenet5()
     X = numpy.random.default_rng(1).standard_normal((100, *shape))
     rules = {
@@ -42,8 +56,8 @@ def main() -> None:
         def together(rule=rule) -> None:
             explain(model, X, target="all", rule=rule)
 
-        t_sep = median_seconds(separate, 5)
-        t_all = median_seconds(together, 5)
+        t_sep = median_seconds(separate, args.runs)
+        t_all = median_seconds(together, args.runs)
         memo = sum(layer.cache.nbytes() for layer in model.modules) / 2**20
         print(f"{name:<22} {t_sep * 1e3:>18.1f} {t_all * 1e3:>22.1f} {t_sep / t_all:>8.2f}x {memo:>8.1f}")
     equal = numpy.array_equal(

@@ -24,7 +24,7 @@ from lrp_toolbox.errors import BackendError, RuleError
 from lrp_toolbox.explain import explain
 from lrp_toolbox.mnist import ENV_VAR, load_mnist
 from lrp_toolbox.modules import Sequential
-from lrp_toolbox.rule_names import rule_by_name, rule_names
+from lrp_toolbox.rule_names import PRESETS, rule_by_name, rule_names
 from lrp_toolbox.training import predict
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,7 +55,9 @@ def main() -> None:
     parser.add_argument(
         "--rule", action="append", metavar="NAME", help=f"repeatable; one of {', '.join(rule_names())}"
     )
-    parser.add_argument("--param", type=float, help="parameter of legacy rule names (epsilon, alpha, gamma)")
+    parser.add_argument(
+        "--param", type=float, help="parameter of the legacy rule names among --rule (epsilon, alpha, gamma)"
+    )
     parser.add_argument("--n", type=int_at_least(1), default=8, help="number of test digits to explain")
     parser.add_argument("--out", type=Path, default=Path("out"), help="output folder for the PNG grid")
     parser.add_argument("--backend", choices=("numpy", "cupy"), default="numpy")
@@ -65,7 +67,10 @@ def main() -> None:
     args = parser.parse_args()
     names = args.rule or list(DEFAULT_RULES)
     try:  # bad names or a missing GPU stop here, before the accuracy pass
-        rules = {name: rule_by_name(name, args.param) for name in names}
+        legacy = [name for name in names if name.lower() not in PRESETS]
+        if args.param is not None and not legacy:
+            raise RuleError(f"--param {args.param}: none of the rules {names} takes a parameter")
+        rules = {name: rule_by_name(name, args.param if name in legacy else None) for name in names}
         backend.namespace(args.backend)
     except (RuleError, BackendError) as exc:
         parser.error(str(exc))

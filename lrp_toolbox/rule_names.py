@@ -50,6 +50,7 @@ def rule_by_name(name: str, param: Any = None, low: float = -1.0, high: float = 
         A preset (``PRESETS``) or a legacy name (``lrp_toolbox.rules.VALID_NAMES``).
     param : optional
         Parameter of a legacy name (epsilon, alpha, gamma); ``DEFAULT_PARAMS`` when omitted.
+        Presets take none.
     low, high : float
         Input bounds for ``epsilon_gamma_box`` and ``deep_taylor`` (MNIST in the original
         preprocessing: -1, 1).
@@ -57,10 +58,12 @@ def rule_by_name(name: str, param: Any = None, low: float = -1.0, high: float = 
     Raises
     ------
     RuleError
-        Unknown name.
+        Unknown name, or a parameter given to a preset (it would be ignored).
     """
     key = name.lower()
     if key in PRESETS:
+        if param is not None:
+            raise RuleError(f"{name!r} is a preset and takes no parameter, got {param!r}")
         return PRESETS[key](param, low, high)
     if key in ("zbox", "zb") and param is None:
         param = (low, high)

@@ -37,7 +37,11 @@ def test_mnist_demo_smoke_writes_png(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("option", "message"),
-    [(["--n", "0"], "expected a positive int, got 0"), (["--rule", "nonsense"], "unknown rule 'nonsense'")],
+    [
+        (["--n", "0"], "expected a positive int, got 0"),
+        (["--rule", "nonsense"], "unknown rule 'nonsense'"),
+        (["--rule", "epsilon_plus", "--param", "0.1"], "rules ['epsilon_plus'] takes a parameter"),
+    ],
 )
 def test_mnist_demo_refuses_bad_options_before_any_work(option: list[str], message: str) -> None:
     result = run("demos/mnist_demo.py", *option)
@@ -141,6 +145,9 @@ def test_cli_errors_are_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         == 2
     )
     assert "unknown rule" in capsys.readouterr().err
+    explain_preset = ["explain", "--model", str(model), "--input", str(tmp_path / "x.npy"), "--rule"]
+    assert main([*explain_preset, "epsilon_plus", "--param", "0.1"]) == 2  # would be ignored
+    assert "'epsilon_plus' is a preset and takes no parameter" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("command", [["--help"], ["info", "--help"], ["explain", "--help"]])

@@ -325,6 +325,10 @@ def test_forward_overflow_is_an_error_naming_the_layer():
             FloatingPointError, match=r"layer 0 \(Linear\(2, 2\)\) overflowed in the forward pass"
         ):
             model.lrp(numpy.ones((1, 2)), rule)
+        with numpy.errstate(over="ignore", invalid="ignore"):
+            for init in ("logit", "one", "probability"):  # R built from the overflowed output
+                with pytest.raises(FloatingPointError, match=r"layer 0 \(Linear\(2, 2\)\) overflowed"):
+                    explain(model, numpy.array([[1e308, 1e308]]), rule=rule, init=init)
 
 
 def test_relevance_overflow_is_an_error():
