@@ -124,10 +124,11 @@ def propagate(
         raise RuleError(f"{len(rules)} rules for {len(layers)} layers")
     if not layers:
         return [R]
-    # the overflow is the cause when R was built from the model output (explain's init='logit')
+    # causes first: a bad input, then an overflow in the forward pass (R may have been built from
+    # the overflowed output, as explain's init='logit' does), then R itself
+    _check_input(layers[0].cache.x, f"layer {offset} ({layers[0]!r})")
     _check_forward_output(layers, offset)
     _check_relevance(R, layers[-1].cache.y, f"layer {offset + len(layers) - 1} ({layers[-1]!r})")
-    _check_input(layers[0].cache.x, f"layer {offset} ({layers[0]!r})")
     for i, (layer, rule) in enumerate(zip(layers, rules, strict=True)):
         try:
             rule.check_layer(layer)
