@@ -315,10 +315,13 @@ def _parse_txt_header(line: str, lineno: int, where: str) -> tuple[numpy.dtype, 
 
 
 def _looks_like_header(comment: str) -> bool:
-    """A comment that is meant as the data header: the magic, or ``dtype=``/``shape=`` fields
-    (a mistyped magic must not silently turn the header into a comment and lose dtype and shape)."""
+    """A comment meant as the data header: the magic, something like it (``#lrp-toolbox-data``), or
+    both ``dtype=`` and ``shape=`` fields. A mistyped header must not silently become a comment and
+    lose the dtype and shape."""
     tokens = comment.lstrip("#").split()
-    return comment.startswith(TXT_MAGIC) or any(t.startswith(("dtype=", "shape=")) for t in tokens)
+    fields = {t.partition("=")[0] for t in tokens if "=" in t}
+    first = tokens[0].lower() if tokens else ""
+    return (first.startswith("lrp") and "data" in first) or {"dtype", "shape"} <= fields
 
 
 def _read_txt(path: str | os.PathLike[str], where: str) -> numpy.ndarray:

@@ -119,7 +119,9 @@ def test_plain_numpy_text_files_load(tmp_path):
     assert data_io.read(tmp_path / "crlf.txt").tolist() == [[1.0, 2.0], [3.0, 4.0]]
 
 
-@pytest.mark.parametrize("content", ["3.5\n", "1 2 3\n", "1\n2\n", "1 2\n3 4\n", "# c\n\n7\n"])
+@pytest.mark.parametrize(
+    "content", ["3.5\n", "1 2 3\n", "1\n2\n", "1 2\n3 4\n", "# c\n\n7\n", "# made with dtype=float32\n1 2\n"]
+)
 def test_plain_text_shapes_match_loadtxt(tmp_path, content):
     # one value: 0-d, one row or column: 1-D, otherwise 2-D, exactly as numpy.loadtxt
     (tmp_path / "p.txt").write_text(content)
