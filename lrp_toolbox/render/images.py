@@ -280,8 +280,9 @@ def to_uint8(img: Array) -> numpy.ndarray:
     """Convert a float image in [0, 1] to uint8: ``trunc(round(clip(img, 0, 1) · 255, 12))``.
 
     Values are clipped *before* the cast (the original wrapped around instead). The rounding to 12
-    decimals only absorbs float error (``0.2 · 255 = 50.99999…``); the cast then truncates as in the
-    original toolbox and zennit, so byte-level results agree with them for in-range inputs.
+    decimals only absorbs float error (``(1 - 254/255) · 255 = 0.9999999999999964`` becomes 1, not
+    0); the cast then truncates as in the original toolbox and zennit, so byte-level results agree
+    with them for in-range inputs.
     NaN raises ``ValueError``.
     """
     a = numpy.asarray(to_numpy(img), dtype=numpy.float64)
