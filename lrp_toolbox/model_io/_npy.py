@@ -142,6 +142,14 @@ class NpzReader:
         members = [i.filename for i in infos]
         if len(set(members)) != len(members):
             raise ModelFormatError(f"{where}: corrupt archive (duplicate member names)")
+        # NumPy reads the array 'x' from a member named exactly 'x' before 'x.npy': with both present
+        # the checks below and the read could see different members
+        twins = sorted(m for m in members if m.endswith(".npy") and m[: -len(".npy")] in set(members))
+        if twins:
+            raise ModelFormatError(
+                f"{where}: ambiguous archive: members {twins[0][:-4]!r} and {twins[0]!r} both hold an "
+                "array of that name"
+            )
         self._infos = {i.filename: i for i in infos}
         self.names: list[str] = list(npz.files)
 

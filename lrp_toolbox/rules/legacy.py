@@ -3,7 +3,7 @@
 Nothing below the public API handles strings: ``from_legacy`` turns ``(lrp_var, param)`` into a rule
 object (or a small composite where the original's meaning depends on the layer type) once.
 
-| ``lrp_var`` (case-insensitive) | result |
+| ``lrp_var`` (case-insensitive, stripped) | result |
 |---|---|
 | ``None``, ``'none'``, ``'simple'`` (+ ``'slow'``, ``'simple_slow'``) | composite ``legacy_simple`` |
 | ``'epsilon'``, ``'eps'`` (+ ``'_slow'``) | ``Epsilon(param)``; ``param`` required |
