@@ -25,6 +25,7 @@ from ._typing import Array
 from .errors import ShapeError
 from .modules.activations import SoftMax
 from .modules.base import Module
+from .modules.windows import is_int
 from .optimizers import make_optimizer, parameter_slots
 
 
@@ -270,7 +271,7 @@ def train(
 
 def _check_count(name: str, value: Any, least: int | None) -> None:
     """An ``int`` (not a bool, not a float) that is at least ``least`` (``None``: any)."""
-    if isinstance(value, bool) or not isinstance(value, (int, numpy.integer)):
+    if not is_int(value):
         raise TypeError(f"{name} must be an int, got {value!r}")
     if least is not None and value < least:
         raise ValueError(f"{name} must be >= {least}, got {value}")

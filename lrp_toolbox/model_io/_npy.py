@@ -140,11 +140,12 @@ class NpzReader:
         if total > archive_size:
             raise ModelFormatError(f"{where}: corrupt archive (members larger than the file)")
         members = [i.filename for i in infos]
-        if len(set(members)) != len(members):
+        unique = set(members)
+        if len(unique) != len(members):
             raise ModelFormatError(f"{where}: corrupt archive (duplicate member names)")
         # NumPy reads the array 'x' from a member named exactly 'x' before 'x.npy': with both present
         # the checks below and the read could see different members
-        twins = sorted(m for m in members if m.endswith(".npy") and m[: -len(".npy")] in set(members))
+        twins = sorted(m for m in members if m.endswith(".npy") and m[: -len(".npy")] in unique)
         if twins:
             raise ModelFormatError(
                 f"{where}: ambiguous archive: members {twins[0][:-4]!r} and {twins[0]!r} both hold an "

@@ -33,7 +33,6 @@ SPECS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 POOLS = ("SumPool", "AvgPool", "MaxPool")
 ELEMENTWISE = ("Rect", "Tanh", "SoftMax")
-FLOAT_DTYPES = PARAM_DTYPES
 MAX_DIM = 2**31 - 1  # any single hyper-parameter above this is refused as absurd
 
 
@@ -137,9 +136,9 @@ def check_arrays(kind: str, config: Mapping[str, Any], arrays: Mapping[str, Any]
         value = arrays[name]
         if not isinstance(value, numpy.ndarray):
             raise ValueError(f"{kind} {name} must be a NumPy array, got {type(value).__name__}")
-        if value.dtype.kind == "f" and value.dtype.newbyteorder("=") in FLOAT_DTYPES:
+        if value.dtype.kind == "f" and value.dtype.newbyteorder("=") in PARAM_DTYPES:
             value = value.astype(value.dtype.newbyteorder("="), copy=False)  # e.g. big-endian '>f8'
-        if value.dtype not in FLOAT_DTYPES:
+        if value.dtype not in PARAM_DTYPES:
             raise ValueError(f"{kind} {name} must be float32 or float64, got {value.dtype}")
         if value.shape != shape:
             raise ValueError(f"{kind} {name} must have shape {shape}, got {value.shape}")
@@ -261,7 +260,7 @@ def build_model(
         raise ModelFormatError(f"{where}: inconsistent layers: {exc}") from None
     if dtype is not None:
         target = numpy.dtype(dtype)
-        if target not in FLOAT_DTYPES:
+        if target not in PARAM_DTYPES:
             raise ValueError(f"dtype must be float32 or float64, got {target}")
         records = [
             LayerRecord(r.kind, r.config, {k: v.astype(target) for k, v in r.arrays.items()}) for r in records
