@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy
@@ -146,6 +146,25 @@ class Convolution(LinearFamily):
         """``(h*w*D, rows*Wo*N)`` receptive fields of the output rows ``band`` of ``xc (D, Hp, Wp, N)``."""
         return conv_columns.columns(xc, self.filtersize[:2], self.stride, self.dilation, band, Wo)
 
+    def _band_z(self, xc: Array, wT: Array, b: Array | None, band: conv_columns.Band, Wo: int) -> Array:
+        """``(n, rows*Wo*N)`` pre-activations of the output rows ``band``: ``wT @ cols (+ b)``."""
+        zT = wT @ self._columns(xc, band, Wo)
+        if b is not None:
+            zT += b[:, None]
+        return zT
+
+    def _add_band_t(self, buf: Array, wK: Array, s_band: Array, band: conv_columns.Band, Wo: int) -> None:
+        """Add ``affine_t`` of the band's ``s_band (n, rows*Wo*N)`` onto ``buf (d, Hp, Wp, N)``."""
+        h, ww = self.filtersize[:2]
+        shape = (h, ww, wK.shape[0] // (h * ww), band[1] - band[0], Wo, buf.shape[3])
+        conv_columns.add_columns(buf, (wK @ s_band).reshape(shape), self.stride, self.dilation, band)
+
+    def _t_buffer(self, d: int, x_shape: tuple[int, ...], like: Array) -> Array:
+        """Zeroed padded ``(d, Hp, Wp, N)`` buffer for a transposed pass onto inputs ``x_shape``."""
+        N, H, W = x_shape[:3]
+        shape = (d, H + sum(self.padding[0]), W + sum(self.padding[1]), N)
+        return backend.get_namespace(like).zeros(shape, dtype=like.dtype)
+
     def _affine_chwn(self, xs: Sequence[Array], w: Array, b: Array | None) -> Array:
         """``affine`` of the inputs ``xs`` stacked along channels, with ``w (h, w, len(xs)*d, n)``."""
         xp = backend.get_namespace(*xs, w)
@@ -156,9 +175,7 @@ class Convolution(LinearFamily):
         xc = conv_columns.to_chwn(xs, self.padding)
         out = xp.empty((N, Ho, Wo, n), dtype=xs[0].dtype)
         for band in bands:
-            zT = wT @ self._columns(xc, band, Wo)
-            if b is not None:
-                zT += b[:, None]
+            zT = self._band_z(xc, wT, b, band, Wo)
             conv_columns.swap_outer(zT.reshape(n, band[1] - band[0], Wo, N), out[:, band[0] : band[1]])
         return out
 
@@ -185,8 +202,7 @@ class Convolution(LinearFamily):
         x_shape = self.cache.x.shape
         _, Wo, bands = self._bands(x_shape, h * ww * d, ss[0])
         wK = w.reshape(h * ww * d, n)
-        H, W = x_shape[1:3]
-        buf = xp.zeros((d, H + sum(self.padding[0]), W + sum(self.padding[1]), N), dtype=dtype)
+        buf = self._t_buffer(d, x_shape, ss[0])
         for band in bands:
             rows = band[1] - band[0]
             s_band = xp.empty((n, rows, Wo, N), dtype=dtype)
@@ -195,8 +211,7 @@ class Convolution(LinearFamily):
                 stop = start + s.shape[-1]
                 conv_columns.swap_outer(s[:, band[0] : band[1]], s_band[start:stop])
                 start = stop
-            parts = (wK @ s_band.reshape(n, rows * Wo * N)).reshape(h, ww, d, rows, Wo, N)
-            conv_columns.add_columns(buf, parts, self.stride, self.dilation, band)
+            self._add_band_t(buf, wK, s_band.reshape(n, rows * Wo * N), band, Wo)
         return buf
 
     def affine_t(self, s: Array, w: Array) -> Array:
@@ -219,6 +234,72 @@ class Convolution(LinearFamily):
         w = ws[0] if len(ws) == 1 else xp.concatenate(list(ws), axis=2)
         out = conv_columns.from_chwn(self._affine_t_chwn(ss, w), self.padding)
         return [out[..., k * d : (k + 1) * d] for k in range(len(ws))]
+
+    def fuses_lrp_pass(self, like: Array) -> bool:
+        """Whether ``lrp_pass`` runs band by band for arrays like ``like``: on NumPy.
+
+        On CuPy the rules take the unfused passes (one band covers most layers there, and the fused
+        pass has not been measured on a GPU); the values are the same either way.
+        """
+        return backend.backend_name(like) == "numpy"
+
+    def lrp_pass(
+        self,
+        xs: Sequence[Array],
+        ws: Sequence[Array],
+        b: Array | None,
+        R: Array,
+        between: Callable[[Array, Array], Array],
+    ) -> Array:
+        """``sum_k xs[k] * affine_t(s, ws[k])`` with ``s = between(affine_sum(xs, ws, b), R)``, band by band.
+
+        For each band of output rows, the band's pre-activations ``z`` and its share of ``R`` go
+        through ``between`` and the result straight into the band's transposed GEMM: ``z`` and
+        ``s`` never exist for the whole output and never change layout (``affine_sum`` and
+        ``affine_t_many`` each transpose them to NHWC and back). Both GEMMs run on the same bands
+        and operands as in those two methods, so the result is bitwise that of
+        ``sum_k xs[k] * affine_t_many([between(affine_sum(xs, ws, b), R)], ws)[k]``.
+
+        Parameters
+        ----------
+        xs : sequence of ndarray of shape (N, H, W, d)
+            Inputs, e.g. ``[x+, x-]``; each is also the factor of its own transposed term.
+        ws : sequence of ndarray of shape (h, w, d, n)
+            One weight per input; ``n`` may exceed the layer's (stacked parts such as ``[w+, w-]``).
+        b : ndarray of shape (n,) or None
+        R : ndarray of shape (N, Ho, Wo, r)
+            Handed to ``between`` band by band.
+        between : callable
+            ``between(z, r) -> s`` on a band: ``z (n, rows, Wo, N)`` (writable, may be returned),
+            ``r (r, rows, Wo, N)``, ``s (n, rows, Wo, N)``. It must work element by element (no
+            reductions across the band), so that its values do not depend on the bands.
+
+        Returns
+        -------
+        ndarray of shape (N, H, W, d)
+        """
+        xp = backend.get_namespace(*xs, *ws, R)
+        w = ws[0] if len(ws) == 1 else xp.concatenate(list(ws), axis=2)
+        n = w.shape[-1]
+        N, d = xs[0].shape[0], xs[0].shape[3]
+        wK = w.reshape(-1, n)
+        Ho, Wo, bands = self._bands(xs[0].shape, wK.shape[0], xs[0])
+        xc = conv_columns.to_chwn(xs, self.padding)
+        Rc = xp.empty((R.shape[3], Ho, Wo, N), dtype=R.dtype)
+        conv_columns.swap_outer(R, Rc)
+        buf = self._t_buffer(w.shape[2], xs[0].shape, xs[0])
+        for band in bands:
+            rows = band[1] - band[0]
+            z = self._band_z(xc, wK.T, b, band, Wo).reshape(n, rows, Wo, N)
+            s = between(z, Rc[:, band[0] : band[1]])
+            self._add_band_t(buf, wK, s.reshape(n, rows * Wo * N), band, Wo)
+        if len(xs) == 1:
+            return conv_columns.from_chwn(buf, self.padding, times=xs[0])
+        t = conv_columns.from_chwn(buf, self.padding)
+        total = xs[0] * t[..., :d]
+        for k in range(1, len(xs)):
+            total = total + xs[k] * t[..., k * d : (k + 1) * d]
+        return total
 
     # ------------------------------------------------------------------ passes
     def _forward(self, X: Array) -> Array:

@@ -75,6 +75,11 @@ class LinearFamily(Module):
             s = ss[0]
         return [self.affine_t(s, w) for w in ws]
 
+    def fuses_lrp_pass(self, like: Array) -> bool:
+        """Whether the layer offers a fused ``lrp_pass`` for arrays like ``like`` (see
+        ``Convolution.lrp_pass``); ``False`` here."""
+        return False
+
     def input_times_affine_t(self, x: Array, s: Array, w: Array) -> Array:
         """Input times transposed map, ``R = x ⊙ Aᵀ s``, i.e. ``x * affine_t(s, w)``.
 

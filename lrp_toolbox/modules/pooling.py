@@ -83,6 +83,15 @@ def _repeat_columns(s: Array, wp: int) -> Array:
     return backend.get_namespace(s).repeat(s, wp, axis=2).reshape(N, Ho, 1, Wo * wp * C)
 
 
+def _times(a: Array, w: Array) -> Array:
+    """``a * w`` for a pool's 0-d weight; ``a`` itself (read-only use) when ``w`` is a NumPy 1 of
+    ``a``'s dtype, e.g. SumPool's ``lrp_weight``: ``a * 1`` is ``a`` bit for bit, and the pass
+    and its temporary are saved."""
+    if isinstance(w, numpy.ndarray) and w.ndim == 0 and w.dtype == a.dtype and w == 1:
+        return a
+    return a * w
+
+
 class _Windowed(Module):
     """Shared window bookkeeping of the pooling layers (no padding, no dilation)."""
 
@@ -191,13 +200,13 @@ class _LinearPool(_Windowed, LinearFamily):
     """A pool that is linear in its input: ``Y = scale * S`` with window sums ``S``."""
 
     def affine(self, x: Array, w: Array, b: Array | None = None) -> Array:
-        z = self._window_sum(x) * w
+        z = _times(self._window_sum(x), w)
         if b is not None:
             z += b
         return z
 
     def affine_t(self, s: Array, w: Array) -> Array:
-        return self._spread(s * w)
+        return self._spread(_times(s, w))
 
     def input_times_affine_t(self, x: Array, s: Array, w: Array) -> Array:
         """``x * affine_t(s, w)``; for tiled pools fused into one multiply over the tiled rows.
@@ -206,7 +215,7 @@ class _LinearPool(_Windowed, LinearFamily):
         """
         if not self.tiled:
             return x * self.affine_t(s, w)
-        t = s * w
+        t = _times(s, w)
         xp = backend.get_namespace(x, t)
         Ho, Wo = t.shape[1:3]
         N = t.shape[0] if x.shape[0] == 1 else x.shape[0]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from .. import backend
 from .._typing import Array
 from ..errors import RuleError
-from ._ops import input_parts, memo, output_z, split_affine, split_affine_t, swapped_halves
+from ._ops import input_parts, memo, output_z, split_affine, split_affine_t, swapped_halves, transient
 from .base import Rule, book_part
 from .stabilizer import check_stabilizer, ratio, real_number, stabilize_and_mask
 from .zrules import DEFAULT_STABILIZER, _check_bias
@@ -92,6 +92,13 @@ class Gamma(Rule):
         x = layer.cache.x
         wp = self._weights(layer)[0]
         bterm = self._biases(layer)[0]
+        if transient(layer, book) and layer.fuses_lrp_pass(R):  # one banded pass, the same values
+
+            def between(z: Array, r: Array) -> Array:
+                den, mask = stabilize_and_mask(z, self.stabilizer, self.stabilizer_form, out=z)
+                return ratio(r, den, mask, out=den)[0]
+
+            return layer.lrp_pass([x], [wp], bterm, R, between)
 
         def prepare() -> tuple[Array, Array, Array | None]:
             raw = layer.affine(x, wp, bterm)

@@ -104,6 +104,12 @@ def propagate_split(
         bp = bn = b
     folded = bias_mode != "full" or b is None  # bias shares of the parts' signs: folded into the pass
     need_neg = beta != 0
+    # after a plain forward and without a ledger the part sums and denominators die with this call:
+    # denominators and ratios then reuse their buffers (fewer fresh pages; same values)
+    in_place = transient(layer, book)
+    if in_place and folded and alpha != 0 and layer.fuses_lrp_pass(R):
+        fold = bp if bp is None or not need_neg else xp.concatenate([bp, bn])
+        return _propagate_split_banded(layer, R, alpha, beta, eps, form, fold)
 
     def sums() -> tuple[Array | None, Array | None]:
         return _part_sums(layer, need_neg, bp if folded else None, bn if folded and need_neg else None)
@@ -119,10 +125,6 @@ def propagate_split(
         for coef, used in ((alpha, use_p or alpha == 0), (-beta, use_n or beta == 0)):
             if not used:
                 book.add("created", -coef * per_sample(R))
-
-    # after a plain forward and without a ledger the part sums and denominators die with this call:
-    # denominators and ratios then reuse their buffers (fewer fresh pages; same values)
-    in_place = transient(layer, book)
 
     def denominators() -> tuple[Any, Any]:
         dp = _part_den(zp, bp, folded, eps, form, +1, in_place) if use_p else None
@@ -143,6 +145,40 @@ def propagate_split(
         book_part(book, -beta, R, s_neg, den, raw, bn, dropped)
         s_neg *= R.dtype.type(-beta)
     return _split_transpose(layer, s_pos, s_neg)
+
+
+def _propagate_split_banded(
+    layer: Any, R: Array, alpha: float, beta: float, eps: float, form: str, b: Array | None
+) -> Array:
+    """``propagate_split`` (bias folded, ``alpha != 0``) as one banded ``layer.lrp_pass``.
+
+    The modified forward over ``[x+, x-]`` with the stacked parts (outputs ``[z+, z-]``, bias
+    shares ``b`` folded in), the denominators, the ratios and the transposed pass run band by band
+    on the operands of the unfused path, so every value is bitwise that path's.
+    """
+    xpos, xneg = input_parts(layer)
+    xs = [xpos] if xneg is None else [xpos, xneg]
+    if beta != 0:
+        both = stacked_weight_parts(layer)
+        ws = [both] if xneg is None else [both, swapped_halves(layer, "w-+", both)]
+    else:
+        wpos, wneg = weight_parts(layer, need_neg=xneg is not None)
+        ws = [wpos] if xneg is None else [wpos, wneg]
+    n = layer.lrp_weight.shape[-1]
+    parts = [(+1, alpha)] if beta == 0 else [(+1, alpha), (-1, -beta)]
+
+    def between(z: Array, r: Array) -> Array:  # z: (len(parts)*n, rows, Wo, N), channels first
+        for k, (sign, coef) in enumerate(parts):
+            zk = z[k * n : (k + 1) * n]
+            _, den, mask = _part_den(zk, None, True, eps, form, sign, in_place=True)
+            s, _ = ratio(r, den, mask, out=den)
+            if coef != 1:
+                s *= r.dtype.type(coef)
+            if s is not zk:
+                zk[...] = s
+        return z
+
+    return layer.lrp_pass(xs, ws, b, R, between)
 
 
 def _split_transpose(layer: Any, s_pos: Array | None, s_neg: Array | None) -> Array:

@@ -1,0 +1,196 @@
+"""The banded ``Convolution.lrp_pass`` and the rules that take it after a plain forward.
+
+After a plain forward and without a ledger, the sign-split rules (``ZPlus``, ``AlphaBeta``) and the
+classic ``Gamma`` run a convolution's modified forward, denominators, ratios and transposed pass
+band by band. The promise is bitwise equality with the unfused path (which the lrp_aware memo and
+the ledger take, and which ``test_rules.py`` checks against the matrix oracles), for every band
+partition; these tests hold it to that and check which rules take which path.
+"""
+
+from __future__ import annotations
+
+import numpy
+import pytest
+
+from lrp_toolbox.ledger import Book
+from lrp_toolbox.modules import Convolution, Linear, SumPool, conv_columns
+from lrp_toolbox.rules import AlphaBeta, Epsilon, Gamma, ZPlus
+
+FUSED = [
+    ZPlus(),
+    ZPlus(bias="none"),
+    ZPlus(stabilizer=0.05, stabilizer_form="unsigned"),
+    ZPlus(stabilizer=0.05, stabilizer_form="zero_only"),
+    AlphaBeta(2.0, 1.0),
+    AlphaBeta(1.0, 0.0),
+    AlphaBeta(3.0, 2.0, bias="none", stabilizer=0.0),
+    AlphaBeta(2.0, 1.0, stabilizer=0.05, stabilizer_form="unsigned"),
+    AlphaBeta(2.0, 1.0, stabilizer=0.05, stabilizer_form="zero_only"),
+    AlphaBeta(0.5, -0.5),  # the original's 'alphabeta', 0.5: a negative beta
+    Gamma(0.25),
+    Gamma(0.5, bias="raw"),
+    Gamma(1.0, bias="none", stabilizer=0.0),
+    Gamma(0.25, stabilizer=0.05, stabilizer_form="zero_only"),
+]
+"""Rules that take the banded pass on a convolution after a plain forward."""
+
+UNFUSED = [
+    ZPlus(bias="full"),  # bias of either sign outside the pass
+    AlphaBeta(3.0, 2.0, bias="full"),
+    AlphaBeta(0.0, -1.0),  # negative part only: its transposed pass uses half the stacked weights
+    ZPlus(split_inputs=False),
+    Gamma(0.25, variant="generalized"),
+    Epsilon(0.1),  # the stored output is its denominator: no modified forward to fuse
+]
+"""Rules that keep the unfused path everywhere."""
+
+LAYERS = {
+    "strided-padded-dilated": (
+        lambda rng: Convolution((3, 2, 2, 3), (2, 1), ((1, 0), (2, 1)), (1, 2), rng=rng),
+        (3, 9, 8, 2),
+    ),
+    "valid-stride1": (lambda rng: Convolution((2, 3, 3, 4), (1, 1), rng=rng), (2, 7, 6, 3)),
+    "one-channel": (lambda rng: Convolution((3, 3, 1, 5), (1, 1), 1, rng=rng), (4, 6, 5, 1)),
+}
+
+
+def _forwarded(name, rng, signs, dtype=numpy.float64, zero_every=5):
+    make, shape = LAYERS[name]
+    layer = make(rng)
+    layer.B = rng.standard_normal(layer.B.shape)
+    x = rng.standard_normal(shape)
+    if signs == "non-negative":  # e.g. after a ReLU: x- is statically absent
+        x = numpy.abs(x)
+    x.reshape(-1)[::zero_every] = 0.0  # exact zeros: empty parts and zero denominators
+    layer.to(dtype=dtype)
+    x = x.astype(dtype)
+    y = layer.forward(x)
+    R = rng.standard_normal(y.shape).astype(dtype)
+    return layer, x, R
+
+
+def _unfused(monkeypatch, layer, R, rule):
+    with monkeypatch.context() as patch:
+        patch.setattr(Convolution, "fuses_lrp_pass", lambda self, like: False)
+        return rule.propagate(layer, R)
+
+
+def _spy(monkeypatch):
+    calls = []
+    original = Convolution.lrp_pass
+
+    def counting(self, *args, **kwargs):
+        calls.append(self)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Convolution, "lrp_pass", counting)
+    return calls
+
+
+@pytest.mark.parametrize("budget", [None, 1], ids=["default-bands", "one-row-bands"])
+@pytest.mark.parametrize("signs", ["mixed", "non-negative"])
+@pytest.mark.parametrize("name", list(LAYERS))
+@pytest.mark.parametrize("rule", FUSED, ids=repr)
+def test_fused_pass_is_bitwise_the_unfused_path(monkeypatch, rng, rule, name, signs, budget):
+    if budget is not None:  # several bands: every band's GEMMs, ratios and slice-adds must line up
+        monkeypatch.setattr(conv_columns, "CPU_CHUNK_BYTES", budget)
+    layer, x, R = _forwarded(name, rng, signs)
+    calls = _spy(monkeypatch)
+    fused = rule.propagate(layer, R)
+    assert calls == [layer]
+    unfused = _unfused(monkeypatch, layer, R, rule)
+    assert len(calls) == 1
+    assert fused.shape == x.shape and fused.dtype == x.dtype
+    assert numpy.array_equal(fused, unfused)
+    layer.forward(x, lrp_aware=True)  # the memo path: bitwise the same as well
+    assert numpy.array_equal(rule.propagate(layer, R), fused)
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize("rule", [ZPlus(), AlphaBeta(2.0, 1.0), Gamma(0.25)], ids=repr)
+def test_fused_pass_in_float32(monkeypatch, rng, rule):
+    layer, _, R = _forwarded("strided-padded-dilated", rng, "mixed", dtype=numpy.float32)
+    fused = rule.propagate(layer, R)
+    assert fused.dtype == numpy.float32
+    assert numpy.array_equal(fused, _unfused(monkeypatch, layer, R, rule))
+
+
+@pytest.mark.parametrize("rule", UNFUSED, ids=repr)
+def test_rules_outside_the_fused_pass_do_not_take_it(monkeypatch, rng, rule):
+    layer, _, R = _forwarded("strided-padded-dilated", rng, "mixed")
+    calls = _spy(monkeypatch)
+    rule.propagate(layer, R)
+    assert calls == []
+
+
+@pytest.mark.parametrize("rule", [ZPlus(), AlphaBeta(2.0, 1.0), Gamma(0.25)], ids=repr)
+def test_lrp_aware_and_ledger_runs_take_the_unfused_path(monkeypatch, rng, rule):
+    layer, x, R = _forwarded("valid-stride1", rng, "mixed")
+    calls = _spy(monkeypatch)
+    layer.forward(x, lrp_aware=True)
+    memoised = rule.propagate(layer, R)
+    layer.forward(x)
+    book = Book()
+    booked = rule.propagate(layer, R, book)
+    assert calls == []
+    assert book.terms  # the ledger got its terms
+    assert numpy.array_equal(memoised, booked)
+    assert numpy.array_equal(rule.propagate(layer, R), booked)
+    assert calls == [layer]
+
+
+def test_other_layers_do_not_fuse(rng):
+    x = rng.standard_normal((2, 4, 4, 3))
+    assert not Linear(3, 2, rng=rng).fuses_lrp_pass(x)
+    assert not SumPool((2, 2), (2, 2)).fuses_lrp_pass(x)
+    assert Convolution((2, 2, 3, 2), (1, 1), rng=rng).fuses_lrp_pass(x)
+
+
+@pytest.mark.parametrize("budget", [None, 1], ids=["default-bands", "one-row-bands"])
+@pytest.mark.parametrize("blocks", [1, 2, 3])
+def test_lrp_pass_is_its_documented_composition(monkeypatch, rng, blocks, budget):
+    # sum_k xs[k] * affine_t(s, ws[k]) with s = between(affine_sum(xs, ws, b), R), element by element
+    if budget is not None:
+        monkeypatch.setattr(conv_columns, "CPU_CHUNK_BYTES", budget)
+    layer = Convolution((3, 2, 2, 4), (2, 1), ((1, 1), (0, 2)), (1, 1), rng=rng)
+    xs = [rng.standard_normal((2, 7, 6, 2)) for _ in range(blocks)]
+    layer.forward(xs[0])
+    ws = [rng.standard_normal((3, 2, 2, 6)) for _ in range(blocks)]  # 6 outputs: stacked parts
+    b = rng.standard_normal(6)
+    R = rng.standard_normal((2, *layer.output_shape((7, 6, 2))[:2], 6))
+
+    def between(z, r):
+        return z * r - 0.5
+
+    def banded(z, r):
+        assert z.shape[0] == 6 and r.shape == z.shape  # channels first, then the band's rows
+        assert z.shape[3] == 2  # samples last
+        return between(z, r)
+
+    got = layer.lrp_pass(xs, ws, b, R, banded)
+    s = between(layer.affine_sum(xs, ws, b), R)
+    parts = layer.affine_t_many([s], ws)
+    want = xs[0] * parts[0]
+    for x, part in zip(xs[1:], parts[1:], strict=True):
+        want = want + x * part
+    assert got.shape == xs[0].shape
+    numpy.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    if blocks <= 2:  # one or two blocks: the rules' operands, bitwise the unfused composition
+        assert numpy.array_equal(got, want)
+
+
+def test_lrp_pass_hand_case():
+    # one 1x1 filter pair on a 1x2 image: z = [x w1 + b1, x w2 + b2] per pixel, s = z * r,
+    # R_in = x * (w1 s1 + w2 s2)
+    layer = Convolution((1, 1, 1, 1), (1, 1))
+    x = numpy.array([[[[2.0], [-1.0]]]])  # (1, 1, 2, 1)
+    layer.forward(x)
+    w = numpy.array([3.0, -2.0]).reshape(1, 1, 1, 2)
+    b = numpy.array([1.0, 0.5])
+    R = numpy.array([[[[1.0, 2.0], [0.5, -1.0]]]])  # (1, 1, 2, 2)
+    got = layer.lrp_pass([x], [w], b, R, lambda z, r: z * r)
+    # pixel 0: z = [2*3 + 1, 2*(-2) + 0.5] = [7, -3.5]; s = [7*1, -3.5*2] = [7, -7];
+    #          R_in = 2 * (3*7 + (-2)*(-7)) = 2 * 35 = 70
+    # pixel 1: z = [-3 + 1, 2 + 0.5] = [-2, 2.5]; s = [-2*0.5, 2.5*(-1)] = [-1, -2.5];
+    #          R_in = -1 * (3*(-1) + (-2)*(-2.5)) = -1 * 2 = -2
+    assert got.tolist() == [[[[70.0], [-2.0]]]]
