@@ -283,15 +283,15 @@ class Convolution(LinearFamily):
         n = w.shape[-1]
         N, d = xs[0].shape[0], xs[0].shape[3]
         wK = w.reshape(-1, n)
-        Ho, Wo, bands = self._bands(xs[0].shape, wK.shape[0], xs[0])
+        _, Wo, bands = self._bands(xs[0].shape, wK.shape[0], xs[0])
         xc = conv_columns.to_chwn(xs, self.padding)
-        Rc = xp.empty((R.shape[3], Ho, Wo, N), dtype=R.dtype)
-        conv_columns.swap_outer(R, Rc)
         buf = self._t_buffer(w.shape[2], xs[0].shape, xs[0])
         for band in bands:
             rows = band[1] - band[0]
             z = self._band_z(xc, wK.T, b, band, Wo).reshape(n, rows, Wo, N)
-            s = between(z, Rc[:, band[0] : band[1]])
+            r = xp.empty((R.shape[3], rows, Wo, N), dtype=R.dtype)  # R's band, in z's layout
+            conv_columns.swap_outer(R[:, band[0] : band[1]], r)
+            s = between(z, r)
             self._add_band_t(buf, wK, s.reshape(n, rows * Wo * N), band, Wo)
         if len(xs) == 1:
             return conv_columns.from_chwn(buf, self.padding, times=xs[0])
