@@ -136,17 +136,18 @@ def window_reduce(x: Array, window: Pair, stride: Pair, out_hw: Pair, op: str) -
     Returns ``(N, Ho, Wo, C)``; the reduction order (offsets in row-major order) is fixed.
     """
     xp = backend.get_namespace(x)
-    result = None
-    for a in range(window[0]):
-        for b in range(window[1]):
-            rows, columns = offset_slices((a, b), stride, (1, 1), out_hw)
-            part = x[:, rows, columns, :]
-            if result is None:
-                result = part.copy()
-            elif op == "sum":
-                result += part
-            else:
-                xp.maximum(result, part, out=result)
+    combine = xp.add if op == "sum" else xp.maximum
+    offsets = [(a, b) for a in range(window[0]) for b in range(window[1])]
+    parts = (
+        x[:, rows, columns, :]
+        for rows, columns in (offset_slices(o, stride, (1, 1), out_hw) for o in offsets)
+    )
+    result = next(parts)
+    if len(offsets) == 1:
+        return result.copy()
+    result = combine(result, next(parts))  # the first two offsets straight into a new array
+    for part in parts:
+        combine(result, part, out=result)
     return result
 
 

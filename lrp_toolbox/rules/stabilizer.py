@@ -106,7 +106,8 @@ def stabilize(
             den[zero] = eps
         return den
     if form == "signed":  # z + 0.0 turns -0.0 into +0.0, so that s(-0.0) = +1 as well
-        shift = xp.copysign(eps, z + z.dtype.type(0))
+        shift = xp.add(z, z.dtype.type(0), out=xp.empty_like(z))  # an array even when z is 0-d
+        xp.copysign(eps, shift, out=shift)  # in place: one temporary, not two
         if out is None:
             shift += z
             return shift
