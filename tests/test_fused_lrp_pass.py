@@ -194,3 +194,13 @@ def test_lrp_pass_hand_case():
     # pixel 1: z = [-3 + 1, 2 + 0.5] = [-2, 2.5]; s = [-2*0.5, 2.5*(-1)] = [-1, -2.5];
     #          R_in = -1 * (3*(-1) + (-2)*(-2.5)) = -1 * 2 = -2
     assert got.tolist() == [[[[70.0], [-2.0]]]]
+
+
+@pytest.mark.parametrize("rule", [ZPlus(), AlphaBeta(2.0, 1.0), Gamma(0.25)], ids=repr)
+def test_fused_pass_on_an_empty_batch(monkeypatch, rule):
+    layer = Convolution((3, 3, 2, 4), (1, 1), 1)
+    y = layer.forward(numpy.zeros((0, 5, 5, 2)))
+    calls = _spy(monkeypatch)
+    R_in = rule.propagate(layer, numpy.zeros(y.shape))
+    assert calls == [layer]
+    assert R_in.shape == (0, 5, 5, 2)
