@@ -92,7 +92,13 @@ def _part_den(
 def propagate_split(
     rule: Any, layer: Any, R: Array, alpha: float, beta: float, bias_mode: str, book: Book | None
 ) -> Array:
-    """``R_i = α sum_j c+_ij R_j / stab(d+_j) - β sum_j c-_ij R_j / stab(d-_j)``."""
+    """``R_i = α sum_j c+_ij R_j / stab(d+_j) - β sum_j c-_ij R_j / stab(d-_j)``.
+
+    After a plain forward and without a ledger, a layer that fuses (``fuses_lrp_pass``) runs it as
+    one banded pass (``_propagate_split_banded``), bitwise equal to the unfused steps below, unless
+    ``bias='full'`` (its bias of either sign is added outside the pass) or ``alpha == 0`` (the
+    transposed pass then uses half the stacked weights: a different GEMM).
+    """
     xp = backend.get_namespace(R)
     eps, form = rule.stabilizer, rule.stabilizer_form
     b = layer.lrp_bias
