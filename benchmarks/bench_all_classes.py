@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from threads import DEFAULT_THREADS, early_threads
+from threads import add_threads_argument, count, early_threads
 
 if __name__ == "__main__":
     early_threads(sys.argv[1:])
@@ -28,13 +28,9 @@ from lrp_toolbox.rules import AlphaBeta, Epsilon, ZPlus
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("--runs", type=int, default=5, help="timed runs per case (default 5)")
-    parser.add_argument(
-        "--threads", type=int, default=DEFAULT_THREADS, help="BLAS threads (default 1; 0: library default)"
-    )
+    parser.add_argument("--runs", type=count(1), default=5, help="timed runs per case (default 5)")
+    add_threads_argument(parser)
     args = parser.parse_args(argv)
-    if args.runs < 1 or args.threads < 0:
-        parser.error("--runs must be >= 1 and --threads >= 0")
     model, shape = lenet5()
     X = numpy.random.default_rng(1).standard_normal((100, *shape))
     rules = {

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from threads import DEFAULT_THREADS, early_threads
+from threads import add_threads_argument, count, early_threads
 
 if __name__ == "__main__":
     early_threads(sys.argv[1:])
@@ -100,13 +100,9 @@ def measure(dtype: str, rounds: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--dtype", choices=["float64", "float32"], default="float64")
-    parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds (default 15)")
-    parser.add_argument(
-        "--threads", type=int, default=DEFAULT_THREADS, help="BLAS threads (default 1; 0: library default)"
-    )
+    parser.add_argument("--rounds", type=count(1), default=15, help="interleaved rounds (default 15)")
+    add_threads_argument(parser)
     args = parser.parse_args(argv)
-    if args.rounds < 1 or args.threads < 0:
-        parser.error("--rounds must be >= 1 and --threads >= 0")
     measure(args.dtype, args.rounds)
     return 0
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from threads import DEFAULT_THREADS, early_threads
+from threads import add_threads_argument, count, early_threads
 
 if __name__ == "__main__":
     early_threads(sys.argv[1:])
@@ -265,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backends", nargs="+", choices=["numpy", "cupy"], default=None)
     parser.add_argument("--dtypes", nargs="+", choices=["float64", "float32"], default=["float64", "float32"])
     parser.add_argument("--rules", nargs="+", choices=list(zb.RULES), default=list(zb.RULES))
-    parser.add_argument("--repeats", type=int, default=None, help="timed runs (default: 5; VGG-16: 1)")
+    parser.add_argument("--repeats", type=count(1), default=None, help="timed runs (default: 5; VGG-16: 1)")
     parser.add_argument("--quick", action="store_true", help="smoke test: MLP+LeNet-5, batch 10, 1 run")
     parser.add_argument("--no-zennit", dest="zennit", action="store_false", help="skip torch/zennit")
     parser.add_argument(
@@ -274,17 +274,8 @@ def main(argv: list[str] | None = None) -> int:
         help="let torch use TF32 for float32 convolutions and matmuls on the GPU (torch's default for\n"
         "cuDNN); by default both are off, so zennit computes in float32 as the toolbox does",
     )
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=DEFAULT_THREADS,
-        help=f"BLAS/OpenMP and torch threads (default {DEFAULT_THREADS}; 0: the libraries' defaults)",
-    )
+    add_threads_argument(parser, "BLAS/OpenMP and torch threads")
     args = parser.parse_args(argv)
-    if args.repeats is not None and args.repeats < 1:
-        parser.error("--repeats must be >= 1")
-    if args.threads < 0:
-        parser.error("--threads must be >= 0")
     if args.threads > 0:
         if os.environ.get("OPENBLAS_NUM_THREADS") != str(args.threads):
             print("# note: --threads reaches NumPy's BLAS only from the command line", file=sys.stderr)

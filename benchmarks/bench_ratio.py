@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from threads import early_threads
+from threads import add_threads_argument, count, early_threads
 
 if __name__ == "__main__":
     early_threads(sys.argv[1:])
@@ -97,11 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--networks", nargs="+", choices=["lenet5", "mlp"], default=["lenet5", "mlp"])
     parser.add_argument("--dtype", choices=["float64", "float32"], default="float64")
-    parser.add_argument("--rounds", type=int, default=21, help="interleaved rounds (default 21)")
-    parser.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1; 0: library default)")
+    parser.add_argument("--rounds", type=count(1), default=21, help="interleaved rounds (default 21)")
+    add_threads_argument(parser)
     args = parser.parse_args(argv)
-    if args.rounds < 1 or args.threads < 0:
-        parser.error("--rounds must be >= 1 and --threads >= 0")
     threads = os.environ.get("OPENBLAS_NUM_THREADS", "default")
     print(f"# NumPy {numpy.__version__}; {os.cpu_count()} CPUs; BLAS threads {threads}; {args.rounds} rounds")
     print("| network | dtype | case | median ms | min ms | LRP/fwd (medians) | LRP/fwd (minima) |")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 
 DEFAULT_THREADS = 1
@@ -30,3 +31,31 @@ def early_threads(argv: list[str]) -> None:
     if n > 0:
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[var] = str(n)
+
+
+def count(minimum: int) -> object:
+    """An argparse ``type`` for an int ``>= minimum`` (a clear usage error otherwise)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def add_threads_argument(parser: argparse.ArgumentParser, what: str = "BLAS threads") -> None:
+    """``--threads N`` (default ``DEFAULT_THREADS``; 0: the libraries' defaults), an int >= 0.
+
+    ``early_threads`` applies it before NumPy loads; the parser only documents and checks it.
+    """
+    parser.add_argument(
+        "--threads",
+        type=count(0),
+        default=DEFAULT_THREADS,
+        help=f"{what} (default {DEFAULT_THREADS}; 0: the libraries' defaults)",
+    )
