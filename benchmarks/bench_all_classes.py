@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from threads import add_threads_argument, count, early_threads
+from threads import add_threads_argument, early_threads
 
 if __name__ == "__main__":
     early_threads(sys.argv[1:])
@@ -21,6 +21,7 @@ import numpy
 from networks import lenet5
 from timing import median_seconds
 
+from lrp_toolbox.cli import int_at_least
 from lrp_toolbox.composites import epsilon_alpha2_beta1, epsilon_plus_flat
 from lrp_toolbox.explain import explain
 from lrp_toolbox.rules import AlphaBeta, Epsilon, ZPlus
@@ -28,7 +29,7 @@ from lrp_toolbox.rules import AlphaBeta, Epsilon, ZPlus
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("--runs", type=count(1), default=5, help="timed runs per case (default 5)")
+    parser.add_argument("--runs", type=int_at_least(1), default=5, help="timed runs per case (default 5)")
     add_threads_argument(parser)
     args = parser.parse_args(argv)
     model, shape = lenet5()

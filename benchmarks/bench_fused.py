@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from threads import add_threads_argument, count, early_threads
+from threads import add_threads_argument, early_threads
 
 if __name__ == "__main__":
     early_threads(sys.argv[1:])
@@ -32,6 +32,7 @@ import numpy
 from networks import lenet5
 
 from lrp_toolbox import composites
+from lrp_toolbox.cli import int_at_least
 from lrp_toolbox.engine import resolve_rules
 from lrp_toolbox.modules import Convolution
 from lrp_toolbox.rules import AlphaBeta, Gamma, ZPlus
@@ -100,7 +101,7 @@ def measure(dtype: str, rounds: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--dtype", choices=["float64", "float32"], default="float64")
-    parser.add_argument("--rounds", type=count(1), default=15, help="interleaved rounds (default 15)")
+    parser.add_argument("--rounds", type=int_at_least(1), default=15, help="interleaved rounds (default 15)")
     add_threads_argument(parser)
     args = parser.parse_args(argv)
     measure(args.dtype, args.rounds)

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from threads import add_threads_argument, count, early_threads
+from threads import add_threads_argument, early_threads
 
 if __name__ == "__main__":
     early_threads(sys.argv[1:])
@@ -39,6 +39,7 @@ from networks import lenet5, mnist_mlp, vgg16
 from timing import median_seconds
 
 from lrp_toolbox import backend
+from lrp_toolbox.cli import int_at_least
 
 NETWORKS: dict[str, Callable[..., Any]] = {"mlp": mnist_mlp, "lenet5": lenet5, "vgg16": vgg16}
 BATCH = {"mlp": 100, "lenet5": 100}
@@ -265,7 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backends", nargs="+", choices=["numpy", "cupy"], default=None)
     parser.add_argument("--dtypes", nargs="+", choices=["float64", "float32"], default=["float64", "float32"])
     parser.add_argument("--rules", nargs="+", choices=list(zb.RULES), default=list(zb.RULES))
-    parser.add_argument("--repeats", type=count(1), default=None, help="timed runs (default: 5; VGG-16: 1)")
+    parser.add_argument(
+        "--repeats", type=int_at_least(1), default=None, help="timed runs (default: 5; VGG-16: 1)"
+    )
     parser.add_argument("--quick", action="store_true", help="smoke test: MLP+LeNet-5, batch 10, 1 run")
     parser.add_argument("--no-zennit", dest="zennit", action="store_false", help="skip torch/zennit")
     parser.add_argument(

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from threads import add_threads_argument, count, early_threads
+from threads import add_threads_argument, early_threads
 
 if __name__ == "__main__":
     early_threads(sys.argv[1:])
@@ -34,6 +34,7 @@ import numpy
 from networks import lenet5, mnist_mlp
 
 from lrp_toolbox import composites
+from lrp_toolbox.cli import int_at_least
 from lrp_toolbox.rules import AlphaBeta, Epsilon, Flat, Gamma, ZPlus
 
 TARGET = 3.0
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--networks", nargs="+", choices=["lenet5", "mlp"], default=["lenet5", "mlp"])
     parser.add_argument("--dtype", choices=["float64", "float32"], default="float64")
-    parser.add_argument("--rounds", type=count(1), default=21, help="interleaved rounds (default 21)")
+    parser.add_argument("--rounds", type=int_at_least(1), default=21, help="interleaved rounds (default 21)")
     add_threads_argument(parser)
     args = parser.parse_args(argv)
     threads = os.environ.get("OPENBLAS_NUM_THREADS", "default")

@@ -33,29 +33,16 @@ def early_threads(argv: list[str]) -> None:
             os.environ[var] = str(n)
 
 
-def count(minimum: int) -> object:
-    """An argparse ``type`` for an int ``>= minimum`` (a clear usage error otherwise)."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
-        return value
-
-    return parse
-
-
 def add_threads_argument(parser: argparse.ArgumentParser, what: str = "BLAS threads") -> None:
     """``--threads N`` (default ``DEFAULT_THREADS``; 0: the libraries' defaults), an int >= 0.
 
     ``early_threads`` applies it before NumPy loads; the parser only documents and checks it.
     """
+    from lrp_toolbox.cli import int_at_least  # loads NumPy: only after early_threads
+
     parser.add_argument(
         "--threads",
-        type=count(0),
+        type=int_at_least(0),
         default=DEFAULT_THREADS,
         help=f"{what} (default {DEFAULT_THREADS}; 0: the libraries' defaults)",
     )
