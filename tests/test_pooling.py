@@ -7,7 +7,7 @@ import numpy
 import pytest
 
 from lrp_toolbox.errors import NotForwardedError, ShapeError
-from lrp_toolbox.modules import AvgPool, MaxPool, Module, SumPool
+from lrp_toolbox.modules import AvgPool, MaxPool, Module, SumPool, windows
 
 POOLS = {SumPool: oracle.sum_pool, AvgPool: oracle.avg_pool, MaxPool: oracle.max_pool}
 
@@ -389,3 +389,76 @@ def test_linear_family_default_input_times_affine_t(rng):
     x = rng.standard_normal((4, 5))
     s = rng.standard_normal((4, 3))
     assert numpy.array_equal(layer.input_times_affine_t(x, s, layer.W), x * layer.affine_t(s, layer.W))
+
+
+# ------------------------------------------------------------------ unit weights and window sums
+def test_sumpool_unit_weight_of_another_dtype_is_still_multiplied():
+    # the multiply by SumPool's unit weight is skipped only for a 1 of the array's own dtype: a
+    # float64 0-d 1 times float32 window sums is float64 (NumPy 2: a 0-d array is not a weak
+    # scalar), as a * w always was
+    layer = SumPool((2, 2), (2, 2))
+    x = numpy.arange(16, dtype=numpy.float32).reshape(1, 4, 4, 1)
+    layer.forward(x)
+    one64 = numpy.asarray(1.0)
+    z = layer.affine(x, one64)
+    assert z.dtype == numpy.float64
+    assert z.tolist() == [[[[10.0], [18.0]], [[42.0], [50.0]]]]  # 0+1+4+5, 2+3+6+7, 8+9+12+13, 10+11+14+15
+    s = numpy.ones((1, 2, 2, 1), dtype=numpy.float32)
+    assert layer.affine_t(s, one64).dtype == numpy.float64
+    assert layer.input_times_affine_t(x, s, one64).dtype == numpy.float64
+    assert layer.affine(x, numpy.asarray(1.0, dtype=numpy.float32)).dtype == numpy.float32
+
+
+def test_window_sum_adds_offsets_in_row_major_order():
+    # one 2x2 window [[1e16, 1], [-1e16, 1]]; row-major: ((1e16 + 1) - 1e16) + 1 = (1e16 - 1e16) + 1 = 1
+    # (1e16 + 1 rounds back to 1e16: the spacing there is 2, ties to even); column-major would
+    # give ((1e16 - 1e16) + 1) + 1 = 2
+    x = numpy.array([1e16, 1.0, -1e16, 1.0]).reshape(1, 2, 2, 1)
+    assert windows.window_reduce(x, (2, 2), (2, 2), (1, 1), "sum").tolist() == [[[[1.0]]]]
+    assert SumPool((2, 2), (2, 2)).forward(x).tolist() == [[[[0.5]]]]  # S / sqrt(4)
+
+
+def _window_reduce_loop(x, window, stride, out_hw, op):
+    """The documented order: offsets row-major, result = maximum(result, part) / result += part."""
+    result = None
+    for a in range(window[0]):
+        for b in range(window[1]):
+            rows, columns = windows.offset_slices((a, b), stride, (1, 1), out_hw)
+            part = x[:, rows, columns, :]
+            if result is None:
+                result = part.copy()
+            elif op == "sum":
+                result += part
+            else:
+                numpy.maximum(result, part, out=result)
+    return result
+
+
+WINDOWS_AND_STRIDES = [
+    ((1, 1), (1, 1)),
+    ((1, 3), (1, 1)),
+    ((3, 1), (2, 1)),
+    ((2, 2), (2, 2)),
+    ((3, 3), (1, 2)),
+]
+
+
+@pytest.mark.parametrize("layout", ["C", "F"])
+@pytest.mark.parametrize("op", ["sum", "max"])
+@pytest.mark.parametrize(("window", "stride"), WINDOWS_AND_STRIDES)
+def test_window_reduce_is_bitwise_the_offset_loop(rng, op, window, stride, layout):
+    # values that cancel (order of the sum), +0.0 and -0.0 next to each other (numpy.maximum
+    # returns one of its arguments on a tie, so the argument order shows in the sign of a zero)
+    # and NaNs (maximum propagates them, fmax would not): any change of the offsets' order, of the
+    # argument order or of the ufunc shows in the bytes; the result is C-ordered for any input layout
+    x = rng.standard_normal((2, 7, 8, 3)) * 1e16
+    flat = x.reshape(-1)
+    flat[::5], flat[1::5], flat[2::17] = -0.0, 0.0, numpy.nan
+    x = numpy.asarray(x, order=layout)
+    out_hw = ((7 - window[0]) // stride[0] + 1, (8 - window[1]) // stride[1] + 1)
+    got = windows.window_reduce(x, window, stride, out_hw, op)
+    want = _window_reduce_loop(x, window, stride, out_hw, op)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    assert got.flags.c_contiguous
+    assert got.tobytes() == want.tobytes()
+    assert not numpy.shares_memory(got, x)  # a new array, also for a 1x1 window

@@ -236,12 +236,15 @@ class Convolution(LinearFamily):
         return [out[..., k * d : (k + 1) * d] for k in range(len(ws))]
 
     def fuses_lrp_pass(self, like: Array) -> bool:
-        """Whether ``lrp_pass`` runs band by band for arrays like ``like``: on NumPy.
+        """Whether the rules may run ``lrp_pass`` for a relevance ``like``: on NumPy, with the dtype
+        and batch of the last forward input (what the engine guarantees; a relevance of another
+        dtype or batch takes the unfused path, which promotes or raises as NumPy does).
 
-        On CuPy the rules take the unfused passes (one band covers most layers there, and the fused
-        pass has not been measured on a GPU); the values are the same either way.
+        On CuPy the rules take the unfused passes: the fused pass has not been run or measured on
+        a GPU. The values are the same either way.
         """
-        return backend.backend_name(like) == "numpy"
+        x = self.cache.x
+        return backend.backend_name(like) == "numpy" and like.dtype == x.dtype and like.shape[0] == x.shape[0]
 
     def lrp_pass(
         self,
@@ -268,11 +271,12 @@ class Convolution(LinearFamily):
             One weight per input; ``n`` may exceed the layer's (stacked parts such as ``[w+, w-]``).
         b : ndarray of shape (n,) or None
         R : ndarray of shape (N, Ho, Wo, r)
-            Handed to ``between`` band by band.
+            Handed to ``between`` band by band; the dtype and batch of ``xs`` (``fuses_lrp_pass``).
         between : callable
-            ``between(z, r) -> s`` on a band: ``z (n, rows, Wo, N)`` (writable, may be returned),
-            ``r (r, rows, Wo, N)``, ``s (n, rows, Wo, N)``. It must work element by element (no
-            reductions across the band), so that its values do not depend on the bands.
+            ``between(z, r) -> s`` on a band, channels first: ``z (n, rows, Wo, N)`` (writable, may
+            be returned), ``r (r, rows, Wo, N)`` (a copy of R's band), ``s (n, rows, Wo, N)``. It
+            must work element by element (no reductions across the band), so that its values do
+            not depend on the bands.
 
         Returns
         -------

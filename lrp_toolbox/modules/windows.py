@@ -145,7 +145,8 @@ def window_reduce(x: Array, window: Pair, stride: Pair, out_hw: Pair, op: str) -
     result = next(parts)
     if len(offsets) == 1:
         return result.copy()
-    result = combine(result, next(parts))  # the first two offsets straight into a new array
+    # the first two offsets straight into a new C-ordered array (whatever the layout of x)
+    result = combine(result, next(parts), out=xp.empty(result.shape, dtype=x.dtype))
     for part in parts:
         combine(result, part, out=result)
     return result
