@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# GPU checks in one go: the GPU tests (pytest -m gpu), the CuPy benchmark rows, then the profile
-# (host versus device time, band bounds, host hot spots: benchmarks/profile_gpu.py).
+# GPU checks in one go: the GPU tests (pytest -m gpu), the CuPy benchmark rows, the profile
+# (host versus device time, band bounds, host hot spots: benchmarks/profile_gpu.py), then the banded
+# convolution pass forced on CuPy against the unfused path (benchmarks/bench_fused.py).
 #
 # Usage: benchmarks/run_gpu.sh [OUTDIR]
 #   Run from anywhere; it works in the repository root. Output goes to stdout and, when OUTDIR is
-#   given, also to OUTDIR/gpu_tests.txt, OUTDIR/bench_gpu.md, OUTDIR/profile_gpu.txt and OUTDIR/env.txt.
+#   given, also to OUTDIR/gpu_tests.txt, OUTDIR/bench_gpu.md, OUTDIR/profile_gpu.txt,
+#   OUTDIR/bench_fused_gpu.md and OUTDIR/env.txt.
 #   PYTHON selects the interpreter (default: .venv/bin/python if present, else python3).
 #   BENCH_ARGS adds options to bench_lrp.py (e.g. BENCH_ARGS="--no-zennit --repeats 3").
 # Exits non-zero with a clear message when CuPy or a CUDA GPU is missing, or when a step fails
@@ -76,6 +78,9 @@ run_step benchmark bench_gpu.md "$PYTHON" benchmarks/bench_lrp.py --backends cup
 
 # 4. Where the time goes.
 run_step profile profile_gpu.txt "$PYTHON" benchmarks/profile_gpu.py
+
+# 5. The banded convolution pass forced on CuPy against the unfused path (NumPy-only so far).
+run_step "banded pass" bench_fused_gpu.md "$PYTHON" benchmarks/bench_fused.py --backend cupy
 
 if [[ $status -eq 0 ]]; then echo "run_gpu.sh: done"; fi
 exit "$status"

@@ -197,6 +197,52 @@ def test_lrp_float64_bitwise_repeatable_and_lrp_aware(cupy) -> None:
     assert numpy.array_equal(numpy.stack(plain, axis=1), first)
 
 
+def _fuse_on_any_backend(self, like) -> bool:
+    """``Convolution.fuses_lrp_pass`` without its NumPy-only condition (what enabling it on CuPy means)."""
+    x = self.cache.x
+    return like.dtype == x.dtype and like.shape[0] == x.shape[0]
+
+
+@pytest.mark.parametrize("budget", [None, 1], ids=["default-bands", "one-row-bands"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_banded_pass_forced_on_cupy_is_bitwise_the_unfused_path(cupy, monkeypatch, dtype, budget) -> None:
+    # The banded Convolution.lrp_pass runs on NumPy only; this forces it on CuPy, to check the
+    # promise that lets it be switched on there: the same bits as the unfused CuPy path (which the
+    # lrp_aware memo takes), and NumPy's values within the usual tolerance.
+    from lrp_toolbox import rules
+    from lrp_toolbox.modules import conv_columns
+
+    if budget is not None:
+        monkeypatch.setattr(conv_columns, "GPU_CHUNK_BYTES", budget)
+    X = numpy.random.default_rng(7).standard_normal((3, 12, 14, 2)).astype(dtype)
+    cpu = small_cnn().to(dtype=dtype)
+    cpu.drop_softmax_output_layer()
+    gpu = small_cnn().to("cupy", dtype=dtype)
+    gpu.drop_softmax_output_layer()
+    Y = cpu.forward(X)
+    R0 = Y * (Y.max(axis=1, keepdims=True) == Y)
+    Xg, R0g = cupy.asarray(X), cupy.asarray(R0)
+    calls = []
+    original = Convolution.lrp_pass
+
+    def counting(self, *args, **kwargs):
+        calls.append(self)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Convolution, "lrp_pass", counting)
+    for rule in (rules.ZPlus(), rules.AlphaBeta(2.0, 1.0), rules.Gamma(0.25)):
+        gpu.forward(Xg, lrp_aware=True)  # the memo path: unfused
+        memoised = backend.to_numpy(gpu.lrp(R0g, rule))
+        gpu.forward(Xg)
+        with monkeypatch.context() as patch:
+            patch.setattr(Convolution, "fuses_lrp_pass", _fuse_on_any_backend)
+            calls.clear()
+            banded = backend.to_numpy(gpu.lrp(R0g, rule))
+            assert len(calls) == 2  # both convolutions took the banded pass
+        assert banded.tobytes() == memoised.tobytes()
+        assert_close(banded, cpu.lrp(R0, rule), dtype)
+
+
 def test_training_matches_numpy(cupy) -> None:
     # same seed, same data: the batch order is drawn on the host, so both runs see the same batches
     def mlp() -> Sequential:
