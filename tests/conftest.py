@@ -68,3 +68,17 @@ def small_cnn() -> Callable[..., Sequential]:
 def small_cnn_input_shape() -> tuple[int, int, int]:
     """Input shape (without batch axis) that the ``small_cnn`` models take."""
     return SMALL_CNN_INPUT_SHAPE
+
+
+@pytest.fixture
+def lrp_pass_calls(monkeypatch: pytest.MonkeyPatch) -> list:
+    """The layers whose banded ``Convolution.lrp_pass`` ran during the test, in call order."""
+    calls: list = []
+    original = Convolution.lrp_pass
+
+    def counting(self: Convolution, *args: object, **kwargs: object) -> object:
+        calls.append(self)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Convolution, "lrp_pass", counting)
+    return calls

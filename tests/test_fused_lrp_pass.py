@@ -75,18 +75,6 @@ def _unfused(monkeypatch, layer, R, rule):
         return rule.propagate(layer, R)
 
 
-def _spy(monkeypatch):
-    calls = []
-    original = Convolution.lrp_pass
-
-    def counting(self, *args, **kwargs):
-        calls.append(self)
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(Convolution, "lrp_pass", counting)
-    return calls
-
-
 # 6000 bytes: these layers' columns take 1152-5184 bytes per output row (float64, K = h*w*d, or
 # 2*h*w*d for the stacked [x+, x-]), so bands of 1 to 5 rows: neither one row nor the whole output.
 # A window straddling two bands gets its transposed slice-adds in an order that depends on where
@@ -95,20 +83,19 @@ def _spy(monkeypatch):
 @pytest.mark.parametrize("signs", ["mixed", "non-negative"])
 @pytest.mark.parametrize("name", list(LAYERS))
 @pytest.mark.parametrize("rule", FUSED, ids=repr)
-def test_fused_pass_is_bitwise_the_unfused_path(monkeypatch, rng, rule, name, signs, budget):
+def test_fused_pass_is_bitwise_the_unfused_path(lrp_pass_calls, monkeypatch, rng, rule, name, signs, budget):
     if budget is not None:  # several bands: every band's GEMMs, ratios and slice-adds must line up
         monkeypatch.setattr(conv_columns, "CPU_CHUNK_BYTES", budget)
     layer, x, R = _forwarded(name, rng, signs)
-    calls = _spy(monkeypatch)
     fused = rule.propagate(layer, R)
-    assert calls == [layer]
+    assert lrp_pass_calls == [layer]
     unfused = _unfused(monkeypatch, layer, R, rule)
-    assert len(calls) == 1
+    assert len(lrp_pass_calls) == 1
     assert fused.shape == x.shape and fused.dtype == x.dtype
     assert fused.tobytes() == unfused.tobytes()  # bytes: -0.0 and +0.0 differ as well
     layer.forward(x, lrp_aware=True)  # the memo path: bitwise the same as well
     assert rule.propagate(layer, R).tobytes() == fused.tobytes()
-    assert len(calls) == 1
+    assert len(lrp_pass_calls) == 1
 
 
 @pytest.mark.parametrize("rule", [ZPlus(), AlphaBeta(2.0, 1.0), Gamma(0.25)], ids=repr)
@@ -120,27 +107,25 @@ def test_fused_pass_in_float32(monkeypatch, rng, rule):
 
 
 @pytest.mark.parametrize("rule", UNFUSED, ids=repr)
-def test_rules_outside_the_fused_pass_do_not_take_it(monkeypatch, rng, rule):
+def test_rules_outside_the_fused_pass_do_not_take_it(lrp_pass_calls, rng, rule):
     layer, _, R = _forwarded("strided-padded-dilated", rng, "mixed")
-    calls = _spy(monkeypatch)
     rule.propagate(layer, R)
-    assert calls == []
+    assert lrp_pass_calls == []
 
 
 @pytest.mark.parametrize("rule", [ZPlus(), AlphaBeta(2.0, 1.0), Gamma(0.25)], ids=repr)
-def test_lrp_aware_and_ledger_runs_take_the_unfused_path(monkeypatch, rng, rule):
+def test_lrp_aware_and_ledger_runs_take_the_unfused_path(lrp_pass_calls, rng, rule):
     layer, x, R = _forwarded("valid-stride1", rng, "mixed")
-    calls = _spy(monkeypatch)
     layer.forward(x, lrp_aware=True)
     memoised = rule.propagate(layer, R)
     layer.forward(x)
     book = Book()
     booked = rule.propagate(layer, R, book)
-    assert calls == []
+    assert lrp_pass_calls == []
     assert book.terms  # the ledger got its terms
     assert numpy.array_equal(memoised, booked)
     assert numpy.array_equal(rule.propagate(layer, R), booked)
-    assert calls == [layer]
+    assert lrp_pass_calls == [layer]
 
 
 def test_other_layers_do_not_fuse(rng):
@@ -156,16 +141,15 @@ def test_other_layers_do_not_fuse(rng):
     assert not conv.fuses_lrp_pass(R[:1])
 
 
-def test_a_relevance_of_another_dtype_gets_what_the_unfused_path_gives(monkeypatch, rng):
+def test_a_relevance_of_another_dtype_gets_what_the_unfused_path_gives(lrp_pass_calls, monkeypatch, rng):
     layer, _, R = _forwarded("valid-stride1", rng, "mixed", dtype=numpy.float32)
     R64 = R.astype(numpy.float64)
-    calls = _spy(monkeypatch)
     for rule in (ZPlus(), AlphaBeta(2.0, 1.0), Gamma(0.25)):
         got = rule.propagate(layer, R64)
         want = _unfused(monkeypatch, layer, R64, rule)
         assert got.dtype == want.dtype
         assert got.tobytes() == want.tobytes()
-    assert calls == []
+    assert lrp_pass_calls == []
 
 
 @pytest.mark.parametrize(
@@ -177,7 +161,7 @@ def test_a_relevance_of_another_dtype_gets_what_the_unfused_path_gives(monkeypat
     ],
     ids=repr,
 )
-def test_fused_pass_through_zero_denominators(monkeypatch, rng, rule):
+def test_fused_pass_through_zero_denominators(lrp_pass_calls, monkeypatch, rng, rule):
     # The second sample is all zeros and there is no bias, so every z of that sample is exactly 0;
     # with a zero stabiliser its denominators are 0, zero_mask flags them and ratio() returns a
     # new array (not den): those outputs pass nothing (s = 0, no NaN or Inf). The first sample's
@@ -187,9 +171,8 @@ def test_fused_pass_through_zero_denominators(monkeypatch, rng, rule):
     x[1] = 0.0
     y = layer.forward(x)
     R = rng.standard_normal(y.shape)
-    calls = _spy(monkeypatch)
     fused = rule.propagate(layer, R)
-    assert calls == [layer]
+    assert lrp_pass_calls == [layer]
     assert numpy.isfinite(fused).all()
     assert not fused[1].any()  # x = 0 there as well: 0 * anything finite
     assert fused.tobytes() == _unfused(monkeypatch, layer, R, rule).tobytes()
@@ -244,10 +227,9 @@ def test_lrp_pass_hand_case():
 
 
 @pytest.mark.parametrize("rule", [ZPlus(), AlphaBeta(2.0, 1.0), Gamma(0.25)], ids=repr)
-def test_fused_pass_on_an_empty_batch(monkeypatch, rule):
+def test_fused_pass_on_an_empty_batch(lrp_pass_calls, rule):
     layer = Convolution((3, 3, 2, 4), (1, 1), 1)
     y = layer.forward(numpy.zeros((0, 5, 5, 2)))
-    calls = _spy(monkeypatch)
     R_in = rule.propagate(layer, numpy.zeros(y.shape))
-    assert calls == [layer]
+    assert lrp_pass_calls == [layer]
     assert R_in.shape == (0, 5, 5, 2)

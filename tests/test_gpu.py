@@ -167,17 +167,24 @@ def lrp_rules() -> list:
     ]  # fmt: skip
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("index", range(13))
-def test_lrp_rule_parity(cupy, dtype: str, index: int) -> None:
-    rule = lrp_rules()[index]
-    X = numpy.random.default_rng(3).standard_normal((3, 12, 14, 2)).astype(dtype)
+def forwarded_pair(dtype: str, seed: int) -> tuple[Sequential, Sequential, numpy.ndarray, numpy.ndarray]:
+    """``(cpu, gpu, X, R0)``: the CNN without its SoftMax on both backends, the NumPy model
+    forwarded on ``X`` and ``R0`` its one-hot-scaled top logit (NumPy arrays; the GPU model is
+    not forwarded yet)."""
+    X = numpy.random.default_rng(seed).standard_normal((3, 12, 14, 2)).astype(dtype)
     cpu = small_cnn().to(dtype=dtype)
     cpu.drop_softmax_output_layer()
     gpu = small_cnn().to("cupy", dtype=dtype)
     gpu.drop_softmax_output_layer()
     Y = cpu.forward(X)
-    R0 = Y * (Y.max(axis=1, keepdims=True) == Y)
+    return cpu, gpu, X, Y * (Y.max(axis=1, keepdims=True) == Y)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("index", range(13))
+def test_lrp_rule_parity(cupy, dtype: str, index: int) -> None:
+    rule = lrp_rules()[index]
+    cpu, gpu, X, R0 = forwarded_pair(dtype, 3)
     gpu.forward(cupy.asarray(X))
     assert_close(gpu.lrp(cupy.asarray(R0), rule), cpu.lrp(R0, rule), dtype)
 
@@ -205,7 +212,9 @@ def _fuse_on_any_backend(self, like) -> bool:
 
 @pytest.mark.parametrize("budget", [None, 1], ids=["default-bands", "one-row-bands"])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_banded_pass_forced_on_cupy_is_bitwise_the_unfused_path(cupy, monkeypatch, dtype, budget) -> None:
+def test_banded_pass_forced_on_cupy_is_bitwise_the_unfused_path(
+    cupy, monkeypatch, lrp_pass_calls, dtype, budget
+) -> None:
     # The banded Convolution.lrp_pass runs on NumPy only; this forces it on CuPy, to check the
     # promise that lets it be switched on there: the same bits as the unfused CuPy path (which the
     # lrp_aware memo takes), and NumPy's values within the usual tolerance.
@@ -214,31 +223,17 @@ def test_banded_pass_forced_on_cupy_is_bitwise_the_unfused_path(cupy, monkeypatc
 
     if budget is not None:
         monkeypatch.setattr(conv_columns, "GPU_CHUNK_BYTES", budget)
-    X = numpy.random.default_rng(7).standard_normal((3, 12, 14, 2)).astype(dtype)
-    cpu = small_cnn().to(dtype=dtype)
-    cpu.drop_softmax_output_layer()
-    gpu = small_cnn().to("cupy", dtype=dtype)
-    gpu.drop_softmax_output_layer()
-    Y = cpu.forward(X)
-    R0 = Y * (Y.max(axis=1, keepdims=True) == Y)
+    cpu, gpu, X, R0 = forwarded_pair(dtype, 7)
     Xg, R0g = cupy.asarray(X), cupy.asarray(R0)
-    calls = []
-    original = Convolution.lrp_pass
-
-    def counting(self, *args, **kwargs):
-        calls.append(self)
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(Convolution, "lrp_pass", counting)
     for rule in (rules.ZPlus(), rules.AlphaBeta(2.0, 1.0), rules.Gamma(0.25)):
         gpu.forward(Xg, lrp_aware=True)  # the memo path: unfused
         memoised = backend.to_numpy(gpu.lrp(R0g, rule))
         gpu.forward(Xg)
         with monkeypatch.context() as patch:
             patch.setattr(Convolution, "fuses_lrp_pass", _fuse_on_any_backend)
-            calls.clear()
+            lrp_pass_calls.clear()
             banded = backend.to_numpy(gpu.lrp(R0g, rule))
-            assert len(calls) == 2  # both convolutions took the banded pass
+            assert len(lrp_pass_calls) == 2  # both convolutions took the banded pass
         assert banded.tobytes() == memoised.tobytes()
         assert_close(banded, cpu.lrp(R0, rule), dtype)
 
