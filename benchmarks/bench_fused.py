@@ -1,9 +1,9 @@
 """The banded ``Convolution.lrp_pass`` against the unfused path it replaces, per layer and per model.
 
-After a plain forward, z+, α-β and the classic γ run each convolution band by band
-(``Convolution.lrp_pass``, docs/design.md); the lrp_aware memo and the ledger take the unfused
-path, which this script reaches by reporting ``fuses_lrp_pass() == False`` for the timed calls
-(the only thing it changes). Both paths give the same bits, which the script checks for every case.
+z+, α-β and the classic γ run each convolution band by band (``Convolution.lrp_pass``,
+docs/design.md); a ledger takes the unfused path, which this script reaches by reporting
+``fuses_lrp_pass() == False`` for the timed calls (the only thing it changes). Both paths give the
+same bits, which the script checks for every case.
 
 ``--backend cupy`` (a CUDA GPU): the library takes the banded pass on NumPy only; here "fused"
 forces it on CuPy as well, to measure what switching it on there would give (device-synchronised

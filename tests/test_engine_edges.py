@@ -88,3 +88,39 @@ def test_plain_forward_memoises_nothing():
     assert layer.cache.memo is None
     layer.lrp(numpy.ones((1, 2)), AlphaBeta())
     assert layer.cache.nbytes() == 0
+
+
+def test_memo_bytes_count_every_buffer_once():
+    """``ForwardCache.nbytes``: arrays inside tuples and lists, views by the buffer they view, each
+    buffer once, and never the layer's own input or output."""
+    from lrp_toolbox.modules.base import ForwardCache
+    from lrp_toolbox.rules.stabilizer import Dropped
+
+    x, y = numpy.zeros(10), numpy.zeros(4)  # 80 and 32 bytes: not counted
+    a = numpy.zeros((2, 8))  # 128 bytes, held whole and through two views
+    b = numpy.zeros(3)  # 24 bytes
+    mask, safe = numpy.zeros(5, dtype=bool), numpy.ones(5)  # 5 + 40 bytes, inside a NamedTuple
+    memo = {
+        "parts": (a[0], a[1]),
+        "whole": a,
+        "bands": [[(b, None), (b[1:], Dropped(mask, safe))]],
+        "den": y,  # a denominator that is the stored output itself (a zero stabiliser)
+        "x+": x[:5],
+    }
+    cache = ForwardCache(x, y, memo=memo)
+    assert cache.nbytes() == 128 + 24 + 5 + 40
+    assert ForwardCache(x, y).nbytes() == 0
+
+
+def test_lrp_aware_memo_of_a_banded_rule_is_counted():
+    from lrp_toolbox.modules import Convolution
+    from lrp_toolbox.rules import ZPlus
+
+    layer = Convolution((2, 2, 1, 3), (1, 1))
+    x = numpy.abs(numpy.random.default_rng(0).standard_normal((2, 4, 4, 1)))
+    layer.forward(x, lrp_aware=True)
+    layer.lrp(numpy.ones((2, 3, 3, 3)), ZPlus())
+    # the memo holds the stabilised denominators (2*3*3*3 float64 in one band: 432 bytes), w+
+    # (2*2*1*3: 96 bytes), b+ and b- (3 each: 24 + 24 bytes; ZPlus's 'positive' bias is the split
+    # of AlphaBeta(1, 0)) and the 'x >= 0' flag (not an array)
+    assert layer.cache.nbytes() == 432 + 96 + 24 + 24

@@ -93,9 +93,11 @@ def test_fused_pass_is_bitwise_the_unfused_path(lrp_pass_calls, monkeypatch, rng
     assert len(lrp_pass_calls) == 1
     assert fused.shape == x.shape and fused.dtype == x.dtype
     assert fused.tobytes() == unfused.tobytes()  # bytes: -0.0 and +0.0 differ as well
-    layer.forward(x, lrp_aware=True)  # the memo path: bitwise the same as well
-    assert rule.propagate(layer, R).tobytes() == fused.tobytes()
-    assert len(lrp_pass_calls) == 1
+    layer.forward(x, lrp_aware=True)  # memoised bands: the first call fills the memo, the second reads it
+    for _ in range(2):
+        assert rule.propagate(layer, R).tobytes() == fused.tobytes()
+    assert len(lrp_pass_calls) == 3
+    assert _unfused(monkeypatch, layer, R, rule).tobytes() == fused.tobytes()  # the unfused memo
 
 
 @pytest.mark.parametrize("rule", [ZPlus(), AlphaBeta(2.0, 1.0), Gamma(0.25)], ids=repr)
@@ -114,18 +116,40 @@ def test_rules_outside_the_fused_pass_do_not_take_it(lrp_pass_calls, rng, rule):
 
 
 @pytest.mark.parametrize("rule", [ZPlus(), AlphaBeta(2.0, 1.0), Gamma(0.25)], ids=repr)
-def test_lrp_aware_and_ledger_runs_take_the_unfused_path(lrp_pass_calls, rng, rule):
+def test_lrp_aware_memoises_the_bands_and_ledger_runs_take_the_unfused_path(
+    lrp_pass_calls, monkeypatch, rng, rule
+):
     layer, x, R = _forwarded("valid-stride1", rng, "mixed")
-    layer.forward(x, lrp_aware=True)
-    memoised = rule.propagate(layer, R)
     layer.forward(x)
     book = Book()
     booked = rule.propagate(layer, R, book)
-    assert lrp_pass_calls == []
-    assert book.terms  # the ledger got its terms
-    assert numpy.array_equal(memoised, booked)
-    assert numpy.array_equal(rule.propagate(layer, R), booked)
+    assert lrp_pass_calls == []  # a ledger reads whole-layer denominators: the unfused path
+    assert book.terms
+    assert rule.propagate(layer, R).tobytes() == booked.tobytes()
     assert lrp_pass_calls == [layer]
+
+    layer.forward(x, lrp_aware=True)
+    prepared = []
+    original = Convolution.lrp_bands
+
+    def counting(self, *args, **kwargs):
+        prepared.append(self)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Convolution, "lrp_bands", counting)
+    R2 = rng.standard_normal(R.shape)  # another target: the same denominators, other ratios
+    first, second = rule.propagate(layer, R), rule.propagate(layer, R2)
+    assert prepared == [layer]  # the denominators' bands were computed once
+    assert ("lrp", "bands", rule) in layer.cache.memo
+    assert first.tobytes() == booked.tobytes()
+    layer.forward(x)
+    assert second.tobytes() == rule.propagate(layer, R2).tobytes()
+
+
+def test_prepared_bands_must_match_the_pass(rng):
+    layer, x, R = _forwarded("valid-stride1", rng, "non-negative")
+    with pytest.raises(ValueError, match="prepared bands"):
+        layer.lrp_pass([x], [layer.W], None, R, lambda v, r: r, prepared=[])
 
 
 def test_other_layers_do_not_fuse(rng):

@@ -216,8 +216,9 @@ def test_banded_pass_forced_on_cupy_is_bitwise_the_unfused_path(
     cupy, monkeypatch, lrp_pass_calls, dtype, budget
 ) -> None:
     # The banded Convolution.lrp_pass runs on NumPy only; this forces it on CuPy, to check the
-    # promise that lets it be switched on there: the same bits as the unfused CuPy path (which the
-    # lrp_aware memo takes), and NumPy's values within the usual tolerance.
+    # promise that lets it be switched on there: the same bits as the unfused CuPy path, after a
+    # plain forward and from memoised bands after an lrp_aware one, and NumPy's values within the
+    # usual tolerance.
     from lrp_toolbox import rules
     from lrp_toolbox.modules import conv_columns
 
@@ -226,15 +227,18 @@ def test_banded_pass_forced_on_cupy_is_bitwise_the_unfused_path(
     cpu, gpu, X, R0 = forwarded_pair(dtype, 7)
     Xg, R0g = cupy.asarray(X), cupy.asarray(R0)
     for rule in (rules.ZPlus(), rules.AlphaBeta(2.0, 1.0), rules.Gamma(0.25)):
-        gpu.forward(Xg, lrp_aware=True)  # the memo path: unfused
-        memoised = backend.to_numpy(gpu.lrp(R0g, rule))
-        gpu.forward(Xg)
+        gpu.forward(Xg, lrp_aware=True)  # CuPy as shipped: the unfused memo path
+        unfused = backend.to_numpy(gpu.lrp(R0g, rule))
         with monkeypatch.context() as patch:
             patch.setattr(Convolution, "fuses_lrp_pass", _fuse_on_any_backend)
             lrp_pass_calls.clear()
+            gpu.forward(Xg)
             banded = backend.to_numpy(gpu.lrp(R0g, rule))
-            assert len(lrp_pass_calls) == 2  # both convolutions took the banded pass
-        assert banded.tobytes() == memoised.tobytes()
+            gpu.forward(Xg, lrp_aware=True)
+            memoised = [backend.to_numpy(gpu.lrp(R0g, rule)) for _ in range(2)]  # fills, then reads
+            assert len(lrp_pass_calls) == 6  # both convolutions, three calls
+        for result in (banded, *memoised):
+            assert result.tobytes() == unfused.tobytes()
         assert_close(banded, cpu.lrp(R0, rule), dtype)
 
 

@@ -78,14 +78,30 @@ class ForwardCache:
             self.scratch = None
 
     def nbytes(self) -> int:
-        """Bytes held by the memo (arrays only; ``x`` and ``y`` are not counted)."""
+        """Bytes held by the memo: every array buffer its values keep alive (through tuples and
+        lists, views counted by the buffer they view, each buffer once), except ``x`` and ``y``."""
         if not self.memo:
             return 0
+        seen = {id(_buffer(self.x)), id(_buffer(self.y))}
         total = 0
-        for value in self.memo.values():
-            items = value if isinstance(value, tuple) else (value,)
-            total += sum(int(getattr(v, "nbytes", 0)) for v in items)
+        stack = list(self.memo.values())
+        while stack:
+            value = stack.pop()
+            if isinstance(value, (tuple, list)):
+                stack.extend(value)
+            elif hasattr(value, "nbytes") and hasattr(value, "shape"):
+                root = _buffer(value)
+                if id(root) not in seen:
+                    seen.add(id(root))
+                    total += int(root.nbytes)
         return total
+
+
+def _buffer(a: Any) -> Any:
+    """The array that owns the memory of ``a`` (``a`` itself, or the base of a view)."""
+    while getattr(a, "base", None) is not None and hasattr(a.base, "nbytes"):
+        a = a.base
+    return a
 
 
 @dataclass(frozen=True)

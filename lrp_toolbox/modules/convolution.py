@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy
@@ -246,13 +246,52 @@ class Convolution(LinearFamily):
         x = self.cache.x
         return backend.backend_name(like) == "numpy" and like.dtype == x.dtype and like.shape[0] == x.shape[0]
 
+    def _stacked(
+        self, xs: Sequence[Array], ws: Sequence[Array]
+    ) -> tuple[Array, int, list[conv_columns.Band]]:
+        """``(wK, Wo, bands)`` of a banded LRP pass: the weights stacked along the input channels
+        as ``(h*w*D, n)`` and the bands of ``affine_sum(xs, ws)`` and ``affine_t_many(., ws)``."""
+        xp = backend.get_namespace(*xs, *ws)
+        w = ws[0] if len(ws) == 1 else xp.concatenate(list(ws), axis=2)
+        wK = w.reshape(-1, w.shape[-1])
+        _, Wo, bands = self._bands(xs[0].shape, wK.shape[0], xs[0])
+        return wK, Wo, bands
+
+    def lrp_bands(
+        self, xs: Sequence[Array], ws: Sequence[Array], b: Array | None, prepare: Callable[[Array], Any]
+    ) -> list[Any]:
+        """``[prepare(z) for every band]``: the relevance-free half of ``lrp_pass``, to memoise.
+
+        ``z (n, rows, Wo, N)`` is a band of ``affine_sum(xs, ws, b)`` in ``lrp_pass``'s layout (a
+        temporary ``prepare`` may overwrite, e.g. with stabilised denominators); hand the list to
+        ``lrp_pass(..., prepared=...)`` with the same ``xs`` and ``ws``.
+        """
+        wK, Wo, bands = self._stacked(xs, ws)
+        return list(self._band_values(xs, wK, Wo, bands, b, prepare))
+
+    def _band_values(
+        self,
+        xs: Sequence[Array],
+        wK: Array,
+        Wo: int,
+        bands: Sequence[conv_columns.Band],
+        b: Array | None,
+        prepare: Callable[[Array], Any],
+    ) -> Iterator[Any]:
+        """``prepare(z)`` band after band (a generator: one band's ``z`` alive at a time)."""
+        n, N = wK.shape[1], xs[0].shape[0]
+        xc = conv_columns.to_chwn(xs, self.padding)
+        for band in bands:
+            yield prepare(self._band_z(xc, wK.T, b, band, Wo).reshape(n, band[1] - band[0], Wo, N))
+
     def lrp_pass(
         self,
         xs: Sequence[Array],
         ws: Sequence[Array],
         b: Array | None,
         R: Array,
-        between: Callable[[Array, Array], Array],
+        between: Callable[[Any, Array], Array],
+        prepared: Sequence[Any] | None = None,
     ) -> Array:
         """``sum_k xs[k] * affine_t(s, ws[k])`` with ``s = between(affine_sum(xs, ws, b), R)``, band by band.
 
@@ -277,25 +316,26 @@ class Convolution(LinearFamily):
             be returned), ``r (r, rows, Wo, N)`` (a copy of R's band), ``s (n, rows, Wo, N)``. It
             must work element by element (no reductions across the band), so that its values do
             not depend on the bands.
+        prepared : list, optional
+            ``lrp_bands(xs, ws, b, prepare)`` of an earlier call: the forward GEMMs are skipped and
+            ``between`` gets each band's prepared value instead of ``z``.
 
         Returns
         -------
         ndarray of shape (N, H, W, d)
         """
         xp = backend.get_namespace(*xs, *ws, R)
-        w = ws[0] if len(ws) == 1 else xp.concatenate(list(ws), axis=2)
-        n = w.shape[-1]
-        N, d = xs[0].shape[0], xs[0].shape[3]
-        wK = w.reshape(-1, n)
-        _, Wo, bands = self._bands(xs[0].shape, wK.shape[0], xs[0])
-        xc = conv_columns.to_chwn(xs, self.padding)
-        buf = self._t_buffer(w.shape[2], xs[0].shape, xs[0])
-        for band in bands:
+        wK, Wo, bands = self._stacked(xs, ws)
+        n, N, d = wK.shape[1], xs[0].shape[0], xs[0].shape[3]
+        if prepared is not None and len(prepared) != len(bands):
+            raise ValueError(f"{self!r}: {len(prepared)} prepared bands for a pass of {len(bands)}")
+        values = self._band_values(xs, wK, Wo, bands, b, lambda z: z) if prepared is None else iter(prepared)
+        buf = self._t_buffer(wK.shape[0] // (self.filtersize[0] * self.filtersize[1]), xs[0].shape, xs[0])
+        for band, value in zip(bands, values, strict=True):
             rows = band[1] - band[0]
-            z = self._band_z(xc, wK.T, b, band, Wo).reshape(n, rows, Wo, N)
             r = xp.empty((R.shape[3], rows, Wo, N), dtype=R.dtype)  # R's band, in z's layout
             conv_columns.swap_outer(R[:, band[0] : band[1]], r)
-            s = between(z, r)
+            s = between(value, r)
             self._add_band_t(buf, wK, s.reshape(n, rows * Wo * N), band, Wo)
         if len(xs) == 1:
             return conv_columns.from_chwn(buf, self.padding, times=xs[0])

@@ -92,13 +92,18 @@ class Gamma(Rule):
         x = layer.cache.x
         wp = self._weights(layer)[0]
         bterm = self._biases(layer)[0]
-        if transient(layer, book) and layer.fuses_lrp_pass(R):  # one banded pass, the same values
+        if book is None and layer.fuses_lrp_pass(R):  # one banded pass, the same values
 
-            def between(z: Array, r: Array) -> Array:
-                den, mask = stabilize_and_mask(z, self.stabilizer, self.stabilizer_form, out=z)
-                return ratio(r, den, mask, out=den)[0]
+            def denominators(z: Array) -> tuple[Array, Any]:
+                return stabilize_and_mask(z, self.stabilizer, self.stabilizer_form, out=z)
 
-            return layer.lrp_pass([x], [wp], bterm, R, between)
+            if transient(layer, book):  # the ratios overwrite each band's pre-activations
+                return layer.lrp_pass([x], [wp], bterm, R, lambda z, r: ratio(r, *denominators(z), out=z)[0])
+            # lrp_aware: the bands' denominators are memoised; later calls only divide and transpose
+            prepared = memo(
+                layer, ("bands", self.cache_key), lambda: layer.lrp_bands([x], [wp], bterm, denominators)
+            )
+            return layer.lrp_pass([x], [wp], bterm, R, lambda dens, r: ratio(r, *dens)[0], prepared=prepared)
 
         def prepare() -> tuple[Array, Array, Array | None]:
             raw = layer.affine(x, wp, bterm)

@@ -113,9 +113,9 @@ def propagate_split(
     # after a plain forward and without a ledger the part sums and denominators die with this call:
     # denominators and ratios then reuse their buffers (fewer fresh pages; same values)
     in_place = transient(layer, book)
-    if in_place and folded and alpha != 0 and layer.fuses_lrp_pass(R):
+    if book is None and folded and alpha != 0 and layer.fuses_lrp_pass(R):
         fold = bp if bp is None or not need_neg else xp.concatenate([bp, bn])
-        return _propagate_split_banded(layer, R, alpha, beta, eps, form, fold)
+        return _propagate_split_banded(rule, layer, R, alpha, beta, fold, in_place)
 
     def sums() -> tuple[Array | None, Array | None]:
         return _part_sums(layer, need_neg, bp if folded else None, bn if folded and need_neg else None)
@@ -154,14 +154,18 @@ def propagate_split(
 
 
 def _propagate_split_banded(
-    layer: Any, R: Array, alpha: float, beta: float, eps: float, form: str, b: Array | None
+    rule: Any, layer: Any, R: Array, alpha: float, beta: float, b: Array | None, in_place: bool
 ) -> Array:
-    """``propagate_split`` (bias folded, ``alpha != 0``) as one banded ``layer.lrp_pass``.
+    """``propagate_split`` (no ledger, bias folded, ``alpha != 0``) as one banded ``layer.lrp_pass``.
 
     The modified forward over ``[x+, x-]`` with the stacked parts (outputs ``[z+, z-]``, bias
     shares ``b`` folded in), the denominators, the ratios and the transposed pass run band by band
-    on the operands of the unfused path, so every value is bitwise that path's.
+    on the operands of the unfused path, so every value is bitwise that path's. ``in_place`` (a
+    plain forward): the ratios overwrite each band's pre-activations. Otherwise (lrp_aware) the
+    bands' stabilised denominators are memoised, and later calls only divide and transpose.
     """
+    xp = backend.get_namespace(R)
+    eps, form = rule.stabilizer, rule.stabilizer_form
     xpos, xneg = input_parts(layer)
     xs = [xpos] if xneg is None else [xpos, xneg]
     if beta != 0:
@@ -173,18 +177,31 @@ def _propagate_split_banded(
     n = layer.lrp_weight.shape[-1]
     parts = [(+1, alpha)] if beta == 0 else [(+1, alpha), (-1, -beta)]
 
-    def between(z: Array, r: Array) -> Array:  # z: (len(parts)*n, rows, Wo, N), channels first
-        for k, (sign, coef) in enumerate(parts):
-            zk = z[k * n : (k + 1) * n]
-            _, den, mask = _part_den(zk, None, True, eps, form, sign, in_place=True)
-            s, _ = ratio(r, den, mask, out=den)
-            if coef != 1:
-                s *= r.dtype.type(coef)
-            if s is not zk:
-                zk[...] = s
-        return z
+    def denominators(z: Array) -> list[tuple[Array, Any]]:  # z: (len(parts)*n, rows, Wo, N)
+        dens = []
+        for k, (sign, _) in enumerate(parts):
+            _, den, mask = _part_den(z[k * n : (k + 1) * n], None, True, eps, form, sign, in_place=True)
+            dens.append((den, mask))
+        return dens
 
-    return layer.lrp_pass(xs, ws, b, R, between)
+    def ratios(dens: list[tuple[Array, Any]], r: Array, into: Array) -> Array:
+        for k, ((den, mask), (_, coef)) in enumerate(zip(dens, parts, strict=True)):
+            sk = into[k * n : (k + 1) * n]
+            s, _ = ratio(r, den, mask, out=sk)
+            if s is not sk:
+                sk[...] = s
+            if coef != 1:
+                sk *= r.dtype.type(coef)
+        return into
+
+    if in_place:
+        return layer.lrp_pass(xs, ws, b, R, lambda z, r: ratios(denominators(z), r, into=z))
+    prepared = memo(layer, ("bands", rule.cache_key), lambda: layer.lrp_bands(xs, ws, b, denominators))
+
+    def fresh(dens: list[tuple[Array, Any]], r: Array) -> Array:
+        return ratios(dens, r, into=xp.empty((len(parts) * n, *r.shape[1:]), dtype=r.dtype))
+
+    return layer.lrp_pass(xs, ws, b, R, fresh, prepared=prepared)
 
 
 def _split_transpose(layer: Any, s_pos: Array | None, s_neg: Array | None) -> Array:
