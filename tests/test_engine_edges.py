@@ -124,3 +124,52 @@ def test_lrp_aware_memo_of_a_banded_rule_is_counted():
     # (2*2*1*3: 96 bytes), b+ and b- (3 each: 24 + 24 bytes; ZPlus's 'positive' bias is the split
     # of AlphaBeta(1, 0)) and the 'x >= 0' flag (not an array)
     assert layer.cache.nbytes() == 432 + 96 + 24 + 24
+
+
+class _DuckArray:
+    """A CuPy-like array: ``nbytes``, ``shape`` and ``base`` (the owner for a view), no NumPy type."""
+
+    def __init__(self, nbytes, base=None):
+        self.nbytes, self.shape, self.base = nbytes, (nbytes,), base
+
+
+def test_memo_bytes_exclude_buffers_viewed_by_the_input_and_output():
+    """x and y are excluded by the buffer they view, not by identity: another view of the buffer
+    behind x (or y) is kept alive by the cache anyway."""
+    from lrp_toolbox.modules.base import ForwardCache
+
+    batch = numpy.zeros((4, 10))  # 320 bytes: a user's batch; the cache's x is a slice of it
+    x = batch[1:3]
+    out = numpy.zeros(8)  # 64 bytes; the cache's y is a reshaped view of it
+    y = out.reshape(2, 4)
+    other = numpy.zeros(6)  # 48 bytes: the only buffer the memo adds
+    memo = {"x row": batch[0], "y whole": out, "other": (other, None)}
+    # identity-based exclusion ({id(x), id(y)}) would add batch (320) and out (64): 432
+    assert ForwardCache(x, y, memo=memo).nbytes() == 48
+
+
+def test_memo_bytes_count_non_numpy_arrays_by_their_buffer():
+    from lrp_toolbox.modules.base import ForwardCache
+
+    x, y = _DuckArray(1000), _DuckArray(2000)  # never counted
+    owner = _DuckArray(100)
+    view = _DuckArray(10, base=owner)  # a view: counted as its owner, once
+    other = _DuckArray(7)
+    memo = {"parts": (view, owner), "bands": [[(other, None)]], "x part": _DuckArray(5, base=x)}
+    # owner 100 + other 7 = 107; a NumPy-only walk gives 0, a NumPy-only base check 122 (10+100+7+5)
+    assert ForwardCache(x, y, memo=memo).nbytes() == 107
+
+
+def test_memo_bytes_of_an_array_over_a_bytes_object():
+    from lrp_toolbox.modules.base import ForwardCache
+
+    a = numpy.frombuffer(bytes(16))  # base: a bytes object without nbytes, so a is the buffer: 16
+    assert ForwardCache(numpy.zeros(1), numpy.zeros(1), memo={"k": a}).nbytes() == 16
+
+
+def test_memo_bytes_of_a_self_containing_list_terminate():
+    from lrp_toolbox.modules.base import ForwardCache
+
+    loop: list = [numpy.zeros(3)]  # 24 bytes
+    loop.append(loop)
+    assert ForwardCache(numpy.zeros(1), numpy.zeros(1), memo={"k": loop, "again": (loop,)}).nbytes() == 24

@@ -1,10 +1,11 @@
-"""The banded ``Convolution.lrp_pass`` and the rules that take it after a plain forward.
+"""The banded ``Convolution.lrp_pass`` and the rules that take it.
 
-After a plain forward and without a ledger, the sign-split rules (``ZPlus``, ``AlphaBeta``) and the
-classic ``Gamma`` run a convolution's modified forward, denominators, ratios and transposed pass
-band by band. The promise is bitwise equality with the unfused path (which the lrp_aware memo and
-the ledger take, and which ``test_rules.py`` checks against the matrix oracles), for every band
-partition; these tests hold it to that and check which rules take which path.
+Without a ledger (after a plain or an lrp_aware forward), the sign-split rules (``ZPlus``,
+``AlphaBeta``) and the classic ``Gamma`` run a convolution's modified forward, denominators, ratios
+and transposed pass band by band; after an lrp_aware forward the bands' denominators are memoised.
+The promise is bitwise equality with the unfused path (which a ledger takes, and which
+``test_rules.py`` checks against the matrix oracles), for every band partition; these tests hold it
+to that and check which rules take which path.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ FUSED = [
     Gamma(1.0, bias="none", stabilizer=0.0),
     Gamma(0.25, stabilizer=0.05, stabilizer_form="zero_only"),
 ]
-"""Rules that take the banded pass on a convolution after a plain forward."""
+"""Rules that take the banded pass on a convolution (without a ledger)."""
 
 UNFUSED = [
     ZPlus(bias="full"),  # bias of either sign outside the pass
@@ -257,3 +258,38 @@ def test_fused_pass_on_an_empty_batch(lrp_pass_calls, rule):
     R_in = rule.propagate(layer, numpy.zeros(y.shape))
     assert lrp_pass_calls == [layer]
     assert R_in.shape == (0, 5, 5, 2)
+
+
+def test_memoised_bands_keep_one_float_array_per_part(rng):
+    # Inputs >= 0 that are 0 on whole windows and no bias: some z+ are exactly 0, so those outputs
+    # are dropped (mask). The memo keeps per part the stabilised denominator with 1s written where
+    # dropped, shared as the mask's `safe` array (keep_for_ratios), not a second float copy.
+    layer = Convolution((2, 2, 1, 3), (1, 1), rng=rng)
+    layer.B = numpy.zeros(3)
+    x = numpy.abs(rng.standard_normal((2, 5, 5, 1)))
+    x[:, :3, :3] = 0.0  # the windows inside this corner see only zeros
+    layer.forward(x)
+    R = rng.standard_normal((2, 4, 4, 3))
+    plain = ZPlus(bias="none").propagate(layer, R)
+    layer.forward(x, lrp_aware=True)
+    memoised = ZPlus(bias="none").propagate(layer, R)
+    assert memoised.tobytes() == plain.tobytes()
+    [[(den, dropped)]] = layer.cache.memo[("lrp", "bands", ZPlus(bias="none"))]  # one band, one part
+    assert dropped is not None and dropped.mask.any()
+    assert dropped.safe is den
+    assert (den[dropped.mask] == 1).all()
+
+
+def test_keep_for_ratios_hand_case():
+    from lrp_toolbox.rules.stabilizer import Dropped, keep_for_ratios, ratio
+
+    den = numpy.array([2.0, 0.0, -4.0])
+    mask = numpy.array([False, True, False])
+    dropped = Dropped(mask, numpy.where(mask, 1.0, den))
+    R = numpy.array([1.0, 5.0, 2.0])
+    want = ratio(R, den, dropped)[0]  # [1/2, 0, 2/(-4)] = [0.5, 0, -0.5]
+    kept, kept_dropped = keep_for_ratios(den, dropped)
+    assert kept is den and kept_dropped.safe is den
+    assert den.tolist() == [2.0, 1.0, -4.0]
+    assert ratio(R, kept, kept_dropped)[0].tolist() == want.tolist() == [0.5, 0.0, -0.5]
+    assert keep_for_ratios(den, None) == (den, None)

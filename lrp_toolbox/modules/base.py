@@ -88,7 +88,9 @@ class ForwardCache:
         while stack:
             value = stack.pop()
             if isinstance(value, (tuple, list)):
-                stack.extend(value)
+                if id(value) not in seen:  # each container once: no endless walk
+                    seen.add(id(value))
+                    stack.extend(value)
             elif hasattr(value, "nbytes") and hasattr(value, "shape"):
                 root = _buffer(value)
                 if id(root) not in seen:

@@ -318,7 +318,8 @@ class Convolution(LinearFamily):
             not depend on the bands.
         prepared : list, optional
             ``lrp_bands(xs, ws, b, prepare)`` of an earlier call: the forward GEMMs are skipped and
-            ``between`` gets each band's prepared value instead of ``z``.
+            ``between`` gets each band's prepared value instead of ``z`` (a memoised value: it must
+            not write into it).
 
         Returns
         -------

@@ -11,7 +11,7 @@ from .._typing import Array
 from ..errors import RuleError
 from ._ops import input_parts, memo, output_z, split_affine, split_affine_t, swapped_halves, transient
 from .base import Rule, book_part
-from .stabilizer import check_stabilizer, ratio, real_number, stabilize_and_mask
+from .stabilizer import check_stabilizer, keep_for_ratios, ratio, real_number, stabilize_and_mask
 from .zrules import DEFAULT_STABILIZER, _check_bias
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ class Gamma(Rule):
         if book is None and layer.fuses_lrp_pass(R):  # one banded pass, the same values
 
             def denominators(z: Array) -> tuple[Array, Any]:
-                return stabilize_and_mask(z, self.stabilizer, self.stabilizer_form, out=z)
+                return keep_for_ratios(*stabilize_and_mask(z, self.stabilizer, self.stabilizer_form, out=z))
 
             if transient(layer, book):  # the ratios overwrite each band's pre-activations
                 return layer.lrp_pass([x], [wp], bterm, R, lambda z, r: ratio(r, *denominators(z), out=z)[0])

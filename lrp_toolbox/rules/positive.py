@@ -28,6 +28,7 @@ from .base import Rule, book_part
 from .stabilizer import (
     check_stabilizer,
     denominator_nonzero,
+    keep_for_ratios,
     ratio,
     real_number,
     stabilize,
@@ -94,8 +95,9 @@ def propagate_split(
 ) -> Array:
     """``R_i = α sum_j c+_ij R_j / stab(d+_j) - β sum_j c-_ij R_j / stab(d-_j)``.
 
-    After a plain forward and without a ledger, a layer that fuses (``fuses_lrp_pass``) runs it as
-    one banded pass (``_propagate_split_banded``), bitwise equal to the unfused steps below, unless
+    Without a ledger (after a plain or an lrp_aware forward), a layer that fuses (``fuses_lrp_pass``)
+    runs it as one banded pass (``_propagate_split_banded``), bitwise equal to the unfused steps
+    below, unless
     ``bias='full'`` (its bias of either sign is added outside the pass) or ``alpha == 0`` (the
     transposed pass then uses half the stacked weights: a different GEMM).
     """
@@ -181,7 +183,7 @@ def _propagate_split_banded(
         dens = []
         for k, (sign, _) in enumerate(parts):
             _, den, mask = _part_den(z[k * n : (k + 1) * n], None, True, eps, form, sign, in_place=True)
-            dens.append((den, mask))
+            dens.append(keep_for_ratios(den, mask))
         return dens
 
     def ratios(dens: list[tuple[Array, Any]], r: Array, into: Array) -> Array:

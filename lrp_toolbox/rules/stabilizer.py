@@ -156,6 +156,19 @@ def zero_mask(den: Array, drop: Array | None = None, den_nonzero: bool = False) 
     return Dropped(zero, xp.where(zero, den.dtype.type(1), den))
 
 
+def keep_for_ratios(den: Array, dropped: Dropped | None) -> tuple[Array, Dropped | None]:
+    """``(den, dropped)`` to keep for later ``ratio`` calls in the memory of one array.
+
+    Where outputs are dropped, ``den`` (a temporary the caller owns, never a layer's output) gets
+    the 1s of ``dropped.safe`` and replaces it, so a memo holds one float array instead of two.
+    ``ratio`` reads ``safe`` only where ``dropped`` is given, so it gives the same bits.
+    """
+    if dropped is None:
+        return den, None
+    den[dropped.mask] = den.dtype.type(1)
+    return den, Dropped(dropped.mask, den)
+
+
 def stabilize_and_mask(
     raw: Array, epsilon: float, form: str, out: Array | None = None, drop: Array | None = None
 ) -> tuple[Array, Dropped | None]:
