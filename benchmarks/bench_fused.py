@@ -1,6 +1,6 @@
 """The banded ``Convolution.lrp_pass`` against the unfused path it replaces, per layer and per model.
 
-z+, α-β and the classic γ run each convolution band by band (``Convolution.lrp_pass``,
+z+, α-β, the classic γ and z^B run each convolution band by band (``Convolution.lrp_pass``,
 docs/design.md); a ledger takes the unfused path, which this script reaches by reporting
 ``fuses_lrp_pass() == False`` for the timed calls (the only thing it changes). Both paths give the
 same bits, which the script checks for every case.
@@ -40,7 +40,7 @@ from lrp_toolbox import backend, composites
 from lrp_toolbox.cli import int_at_least
 from lrp_toolbox.engine import resolve_rules
 from lrp_toolbox.modules import Convolution
-from lrp_toolbox.rules import AlphaBeta, Gamma, ZPlus
+from lrp_toolbox.rules import AlphaBeta, Gamma, ZBox, ZPlus
 
 MODES = ("fused", "unfused")
 FUSES = Convolution.fuses_lrp_pass
@@ -66,8 +66,10 @@ def cases() -> dict[str, Any]:
         "ZPlus": ZPlus(),
         "AlphaBeta(2, 1)": AlphaBeta(2.0, 1.0),
         "Gamma(0.25)": Gamma(0.25),
+        "ZBox(-1, 1)": ZBox(-1.0, 1.0),
         "EpsilonPlus": composites.epsilon_plus(),
         "EpsilonAlpha2Beta1": composites.epsilon_alpha2_beta1(),
+        "DeepTaylor": composites.deep_taylor(-1.0, 1.0),
     }
 
 

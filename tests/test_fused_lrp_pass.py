@@ -1,11 +1,11 @@
 """The banded ``Convolution.lrp_pass`` and the rules that take it.
 
 Without a ledger (after a plain or an lrp_aware forward), the sign-split rules (``ZPlus``,
-``AlphaBeta``) and the classic ``Gamma`` run a convolution's modified forward, denominators, ratios
-and transposed pass band by band; after an lrp_aware forward the bands' denominators are memoised.
-The promise is bitwise equality with the unfused path (which a ledger takes, and which
-``test_rules.py`` checks against the matrix oracles), for every band partition; these tests hold it
-to that and check which rules take which path.
+``AlphaBeta``), the classic ``Gamma`` and ``ZBox`` run a convolution's modified forward,
+denominators, ratios and transposed pass band by band; after an lrp_aware forward the bands'
+denominators are memoised. The promise is bitwise equality with the unfused path (which a ledger
+takes, and which ``test_rules.py`` checks against the matrix oracles), for every band partition;
+these tests hold it to that and check which rules take which path.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 
 from lrp_toolbox.ledger import Book
 from lrp_toolbox.modules import Convolution, Linear, SumPool, conv_columns
-from lrp_toolbox.rules import AlphaBeta, Epsilon, Gamma, ZPlus
+from lrp_toolbox.rules import AlphaBeta, Epsilon, Gamma, ZBox, ZPlus
 
 FUSED = [
     ZPlus(),
@@ -32,6 +32,9 @@ FUSED = [
     Gamma(0.5, bias="raw"),
     Gamma(1.0, bias="none", stabilizer=0.0),
     Gamma(0.25, stabilizer=0.05, stabilizer_form="zero_only"),
+    ZBox(-2.0, 2.0),
+    ZBox(-3.0, 0.5, stabilizer=0.0),
+    ZBox(0.0, 2.0, stabilizer=0.05, stabilizer_form="zero_only"),
 ]
 """Rules that take the banded pass on a convolution (without a ledger)."""
 
@@ -293,3 +296,11 @@ def test_keep_for_ratios_hand_case():
     assert den.tolist() == [2.0, 1.0, -4.0]
     assert ratio(R, kept, kept_dropped)[0].tolist() == want.tolist() == [0.5, 0.0, -0.5]
     assert keep_for_ratios(den, None) == (den, None)
+
+
+def test_zbox_with_per_channel_bounds_takes_the_banded_pass(lrp_pass_calls, monkeypatch, rng):
+    layer, _, R = _forwarded("valid-stride1", rng, "mixed")  # 3 input channels
+    rule = ZBox(numpy.array([-3.0, -2.0, -1.0]), numpy.array([1.0, 2.0, 3.0]))
+    banded = rule.propagate(layer, R)
+    assert lrp_pass_calls == [layer]
+    assert banded.tobytes() == _unfused(monkeypatch, layer, R, rule).tobytes()

@@ -226,7 +226,7 @@ def test_banded_pass_forced_on_cupy_is_bitwise_the_unfused_path(
         monkeypatch.setattr(conv_columns, "GPU_CHUNK_BYTES", budget)
     cpu, gpu, X, R0 = forwarded_pair(dtype, 7)
     Xg, R0g = cupy.asarray(X), cupy.asarray(R0)
-    for rule in (rules.ZPlus(), rules.AlphaBeta(2.0, 1.0), rules.Gamma(0.25)):
+    for rule in (rules.ZPlus(), rules.AlphaBeta(2.0, 1.0), rules.Gamma(0.25), rules.ZBox(-3.0, 3.0)):
         gpu.forward(Xg, lrp_aware=True)  # CuPy as shipped: the unfused memo path
         unfused = backend.to_numpy(gpu.lrp(R0g, rule))
         with monkeypatch.context() as patch:

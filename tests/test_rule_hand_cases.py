@@ -117,3 +117,33 @@ def test_avgpool_epsilon_is_added_to_the_mean():
     assert y.item() == 3.0
     got = layer.lrp(numpy.ones((1, 1, 1, 1)), Epsilon(1.0))
     numpy.testing.assert_allclose(got, x * 0.25 / (3.0 + 1.0), rtol=1e-15)  # x_i w R / (z + eps)
+
+
+# ------------------------------------------------------------------ ZBox without cancellation
+@pytest.mark.parametrize("kind", ["linear", "conv1x1"])
+def test_zbox_denominator_near_the_bounds_does_not_cancel(kind):
+    # Two inputs a hair inside the box [-1e8, 1e8]: x1 = l + 0.125, x2 = h - 0.375 (both exact in
+    # float64), weights 0.3 and -0.7 (not exact). The contributions are
+    #   c1 = (x1 - l) * 0.3 = 0.125 * 0.3,   c2 = (x2 - h) * (-0.7) = 0.375 * 0.7,
+    # both >= 0, d = c1 + c2 (+ the stabiliser 1e-9). Summed as x.w - l.w+ - h.w- instead, the
+    # terms are ~3e7 and each rounding costs ~4e-9 absolute, about 1e-8 relative on d ~ 0.3: the
+    # rule sums the non-negative contributions and gets d to a few ulps.
+    from fractions import Fraction
+
+    from lrp_toolbox.modules import Convolution
+    from lrp_toolbox.rules import ZBox
+
+    w = numpy.array([0.3, -0.7])
+    x = numpy.array([-1e8 + 0.125, 1e8 - 0.375])
+    if kind == "linear":
+        layer, x_in = Linear(2, 1), x.reshape(1, 2)
+        layer.W, layer.B = w.reshape(2, 1), numpy.zeros(1)
+    else:  # a 1x1 convolution over 2 channels: the banded pass
+        layer, x_in = Convolution((1, 1, 2, 1), (1, 1)), x.reshape(1, 1, 1, 2)
+        layer.W, layer.B = w.reshape(1, 1, 2, 1), numpy.zeros(1)
+    y = layer.forward(x_in)
+    got = layer.lrp(numpy.ones_like(y), ZBox(-1e8, 1e8)).reshape(2)
+    c = [Fraction(0.125) * Fraction(0.3), Fraction(0.375) * Fraction(0.7)]
+    d = c[0] + c[1] + Fraction(1e-9)
+    want = [float(ci / d) for ci in c]  # exact rationals, rounded once
+    numpy.testing.assert_allclose(got, want, rtol=4e-16, atol=0)

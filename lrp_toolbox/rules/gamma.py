@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Any, Literal
 from .. import backend
 from .._typing import Array
 from ..errors import RuleError
-from ._ops import input_parts, memo, output_z, split_affine, split_affine_t, swapped_halves, transient
+from ._banded import one_ratio_pass
+from ._ops import input_parts, memo, output_z, split_affine, split_affine_t, swapped_halves
 from .base import Rule, book_part
-from .stabilizer import check_stabilizer, keep_for_ratios, ratio, real_number, stabilize_and_mask
+from .stabilizer import check_stabilizer, ratio, real_number, stabilize_and_mask
 from .zrules import DEFAULT_STABILIZER, _check_bias
 
 if TYPE_CHECKING:
@@ -93,17 +94,8 @@ class Gamma(Rule):
         wp = self._weights(layer)[0]
         bterm = self._biases(layer)[0]
         if book is None and layer.fuses_lrp_pass(R):  # one banded pass, the same values
-
-            def denominators(z: Array) -> tuple[Array, Any]:
-                return keep_for_ratios(*stabilize_and_mask(z, self.stabilizer, self.stabilizer_form, out=z))
-
-            if transient(layer, book):  # the ratios overwrite each band's pre-activations
-                return layer.lrp_pass([x], [wp], bterm, R, lambda z, r: ratio(r, *denominators(z), out=z)[0])
-            # lrp_aware: the bands' denominators are memoised; later calls only divide and transpose
-            prepared = memo(
-                layer, ("bands", self.cache_key), lambda: layer.lrp_bands([x], [wp], bterm, denominators)
-            )
-            return layer.lrp_pass([x], [wp], bterm, R, lambda dens, r: ratio(r, *dens)[0], prepared=prepared)
+            eps, form = self.stabilizer, self.stabilizer_form
+            return one_ratio_pass(layer, self.cache_key, [x], [wp], bterm, R, eps, form)
 
         def prepare() -> tuple[Array, Array, Array | None]:
             raw = layer.affine(x, wp, bterm)

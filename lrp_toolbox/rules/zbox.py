@@ -10,6 +10,7 @@ import numpy
 from .. import backend
 from .._typing import Array
 from ..errors import RuleError
+from ._banded import one_ratio_pass
 from ._ops import memo, weight_parts
 from .base import Rule, book_part
 from .stabilizer import check_stabilizer, ratio, stabilize_and_mask
@@ -113,22 +114,30 @@ class ZBox(Rule):
         return xp.asarray(self._sample_bound(layer, bound)[None], dtype=x.dtype)
 
     def propagate(self, layer: Any, R: Array, book: Book | None = None) -> Array:
-        x, w = layer.cache.x, layer.lrp_weight
+        """``d = A⁺(x - l) + A⁻(x - h)`` and ``R = (x - l) ⊙ A⁺ᵀs + (x - h) ⊙ A⁻ᵀs``, ``s = R / stab(d)``.
+
+        Every term of ``d`` is ``>= 0`` for inputs inside the box, so ``d`` is summed without
+        cancellation (``A x - A⁺l - A⁻h``, the same number in exact arithmetic, cancels where ``x``
+        is near a bound). Without a ledger a convolution runs both passes as one banded pass.
+        """
+        x = layer.cache.x
         wpos, wneg = weight_parts(layer)
         low, high = self._bound(layer, self.low), self._bound(layer, self.high)
+        xs, ws = [x - low], [wpos]
+        if wneg is not None:
+            xs, ws = [xs[0], x - high], [wpos, wneg]
+        eps, form = self.stabilizer, self.stabilizer_form
+        if book is None and layer.fuses_lrp_pass(R):
+            return one_ratio_pass(layer, self.cache_key, xs, ws, None, R, eps, form)
 
         def prepare() -> tuple[Array, Array, Array | None]:
-            bounds = layer.affine(low, wpos)  # one sample: the bounds are the same for every sample
-            if wneg is not None:
-                bounds = bounds + layer.affine(high, wneg)
-            raw = layer.affine(x, w) - bounds
-            return (raw, *stabilize_and_mask(raw, self.stabilizer, self.stabilizer_form))
+            raw = layer.affine(xs[0], ws[0]) if len(xs) == 1 else layer.affine_sum(xs, ws)
+            return (raw, *stabilize_and_mask(raw, eps, form))
 
         raw, den, mask = memo(layer, ("den", self.cache_key), prepare)
         s, dropped = ratio(R, den, mask)
         book_part(book, 1.0, R, s, den, raw, None, dropped)
-        # x A_w^T s - l A_{w+}^T s - h A_{w-}^T s = (x - l) A_{w+}^T s + (x - h) A_{w-}^T s
-        if wneg is None:
-            return (x - low) * layer.affine_t(s, wpos)
-        t_pos, t_neg = layer.affine_t_many([s], [wpos, wneg])
-        return (x - low) * t_pos + (x - high) * t_neg
+        if len(xs) == 1:
+            return xs[0] * layer.affine_t(s, wpos)
+        t_pos, t_neg = layer.affine_t_many([s], ws)
+        return xs[0] * t_pos + xs[1] * t_neg
