@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy
 import pytest
 
-from lrp_toolbox.ledger import Book
+from lrp_toolbox.engine import lrp_with_ledger
+from lrp_toolbox.ledger import Book, check_conservation
 from lrp_toolbox.modules import Convolution, Linear, SumPool, conv_columns
 from lrp_toolbox.rules import AlphaBeta, Epsilon, Gamma, ZBox, ZPlus
 
@@ -304,3 +305,94 @@ def test_zbox_with_per_channel_bounds_takes_the_banded_pass(lrp_pass_calls, monk
     banded = rule.propagate(layer, R)
     assert lrp_pass_calls == [layer]
     assert banded.tobytes() == _unfused(monkeypatch, layer, R, rule).tobytes()
+
+
+def test_zbox_with_a_ledger_takes_the_unfused_path_and_books_its_stabilizer(lrp_pass_calls, rng):
+    # A ledger reads whole-layer denominators: ZBox must not take the banded pass when a Book is
+    # given (the banded pass books nothing). The stabiliser is large (0.5), so a ledger missing
+    # its 'stabilizer' term cannot pass conservation by rounding.
+    layer = Convolution((2, 3, 3, 4), (1, 1), rng=rng)
+    layer.B = rng.standard_normal(4)  # ignored by z^B
+    x = rng.uniform(-1.0, 1.0, (2, 7, 6, 3))
+    y = layer.forward(x)
+    R = rng.standard_normal(y.shape)
+    rule = ZBox(-1.0, 1.0, stabilizer=0.5)
+    book = Book()
+    booked = rule.propagate(layer, R, book)
+    assert lrp_pass_calls == []
+    assert set(book.terms) == {"stabilizer"}
+    assert numpy.abs(book.terms["stabilizer"]).min() > 1e-3
+    assert rule.propagate(layer, R).tobytes() == booked.tobytes()  # banded: the same bits
+    assert lrp_pass_calls == [layer]
+    R_in, ledger = lrp_with_ledger(layer, R, rule)
+    assert R_in.tobytes() == booked.tobytes()
+    assert check_conservation(ledger, rtol=1e-12, allow=("stabilizer",)) == []
+    assert check_conservation(ledger, rtol=1e-6, raise_error=False) != []  # the term is needed
+
+
+@pytest.mark.parametrize("budget", [None, 1], ids=["default-bands", "one-row-bands"])
+def test_zbox_banded_pass_through_exact_zero_denominators(lrp_pass_calls, monkeypatch, rng, budget):
+    # Filter 0 is >= 0 and sample 1 lies exactly on the lower bound: d = A+(x - l) + A-(x - h) is
+    # exactly 0 for filter 0 there (every x - l is 0), > 0 for the mixed filters (A-(l - h) > 0).
+    # With a zero stabiliser those outputs pass nothing (no NaN/Inf, booked as 'created'), the
+    # banded pass gives the unfused bits, and after an lrp_aware forward the memo keeps one float
+    # array per band (keep_for_ratios through rules._banded.one_ratio_pass).
+    if budget is not None:
+        monkeypatch.setattr(conv_columns, "CPU_CHUNK_BYTES", budget)
+    low, high = numpy.array([-0.5, -1.5]), numpy.array([1.0, 0.25])
+    layer = Convolution((3, 3, 2, 3), (1, 1), 1, rng=rng)
+    W = layer.W.copy()
+    W[..., 0] = numpy.abs(W[..., 0])
+    layer.W = W
+    x = rng.uniform(low, high, (2, 5, 4, 2))
+    x[1] = low
+    y = layer.forward(x)
+    R = rng.uniform(0.5, 1.5, y.shape)
+    rule = ZBox(low, high, stabilizer=0.0)
+    banded = rule.propagate(layer, R)
+    assert lrp_pass_calls == [layer]
+    assert numpy.isfinite(banded).all()
+    assert banded.tobytes() == _unfused(monkeypatch, layer, R, rule).tobytes()
+    R0 = R.copy()  # filter 0's relevance of sample 1 is dropped: removing it changes nothing
+    R0[1, ..., 0] = 0.0
+    numpy.testing.assert_array_equal(banded[1], rule.propagate(layer, R0)[1])
+
+    layer.forward(x, lrp_aware=True)
+    for _ in range(2):
+        assert rule.propagate(layer, R).tobytes() == banded.tobytes()
+    bands = layer.cache.memo[("lrp", "bands", rule)]
+    assert any(dropped is not None for den, dropped in bands)
+    for den, dropped in bands:
+        if dropped is not None:
+            assert dropped.safe is den and (den[dropped.mask] == 1).all()
+
+    R_in, ledger = lrp_with_ledger(layer, R, rule)
+    assert R_in.tobytes() == banded.tobytes()
+    [entry] = ledger.layers
+    numpy.testing.assert_allclose(entry.created, [0.0, -R[1, ..., 0].sum()], rtol=1e-15)
+    assert check_conservation(ledger, rtol=1e-12, allow=("created",)) == []
+
+
+@pytest.mark.parametrize("kind", ["linear", "conv"])
+def test_zbox_rules_with_other_bounds_do_not_share_the_memo(kind, rng):
+    # After one lrp_aware forward, ZBox rules differing only in their bounds each get their own
+    # denominators (('bands', rule) banded, ('den', rule) on Linear / with a ledger): each result
+    # is bitwise the one after a plain forward.
+    if kind == "linear":
+        layer, x = Linear(5, 3, rng=rng), rng.uniform(-1.0, 1.0, (4, 5))
+    else:
+        layer, x = Convolution((2, 2, 3, 4), (1, 1), rng=rng), rng.uniform(-1.0, 1.0, (2, 5, 4, 3))
+    rules = [ZBox(-1.0, 1.0), ZBox(-2.0, 3.0), ZBox(numpy.full(x.shape[-1], -1.5), 1.0)]
+    y = layer.forward(x)
+    R = rng.standard_normal(y.shape)
+    plain, booked = [], []
+    for rule in rules:
+        layer.forward(x)
+        plain.append(layer.lrp(R, rule).tobytes())
+        booked.append(lrp_with_ledger(layer, R, rule)[0].tobytes())
+    assert len(set(plain)) == len(rules)  # the bounds matter
+    layer.forward(x, lrp_aware=True)
+    for _ in range(2):
+        for rule, want, want_booked in zip(rules, plain, booked, strict=True):
+            assert layer.lrp(R, rule).tobytes() == want
+            assert lrp_with_ledger(layer, R, rule)[0].tobytes() == want_booked

@@ -126,7 +126,7 @@ def test_zbox_denominator_near_the_bounds_does_not_cancel(kind):
     # float64), weights 0.3 and -0.7 (not exact). The contributions are
     #   c1 = (x1 - l) * 0.3 = 0.125 * 0.3,   c2 = (x2 - h) * (-0.7) = 0.375 * 0.7,
     # both >= 0, d = c1 + c2 (+ the stabiliser 1e-9). Summed as x.w - l.w+ - h.w- instead, the
-    # terms are ~3e7 and each rounding costs ~4e-9 absolute, about 1e-8 relative on d ~ 0.3: the
+    # terms are ~3e7 and each rounding costs ~4e-9 absolute, 4e-8 relative on d ~ 0.3 (measured): the
     # rule sums the non-negative contributions and gets d to a few ulps.
     from fractions import Fraction
 
