@@ -14,7 +14,7 @@ and of the whole ``model.lrp`` in ``--rounds`` interleaved rounds, fused and unf
 untimed plain forward. LeNet-5 at batch 100, float64 unless ``--dtype float32``; one BLAS thread
 unless ``--threads N`` (0: the library default).
 
-Run ``python benchmarks/bench_fused.py`` (about 30 s on 2 cores).
+Run ``python benchmarks/bench_fused.py`` (about 45 s on 2 cores).
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from .. import backend
 from .._typing import Array
 from ..errors import RuleError
+from ._banded import banded_pass, ratio_into
 from ._ops import (
     input_parts,
     memo,
@@ -97,9 +98,8 @@ def propagate_split(
 
     Without a ledger (after a plain or an lrp_aware forward), a layer that fuses (``fuses_lrp_pass``)
     runs it as one banded pass (``_propagate_split_banded``), bitwise equal to the unfused steps
-    below, unless
-    ``bias='full'`` (its bias of either sign is added outside the pass) or ``alpha == 0`` (the
-    transposed pass then uses half the stacked weights: a different GEMM).
+    below, unless ``bias='full'`` (its bias of either sign is added outside the pass) or
+    ``alpha == 0`` (the transposed pass then uses half the stacked weights: a different GEMM).
     """
     xp = backend.get_namespace(R)
     eps, form = rule.stabilizer, rule.stabilizer_form
@@ -117,7 +117,7 @@ def propagate_split(
     in_place = transient(layer, book)
     if book is None and folded and alpha != 0 and layer.fuses_lrp_pass(R):
         fold = bp if bp is None or not need_neg else xp.concatenate([bp, bn])
-        return _propagate_split_banded(rule, layer, R, alpha, beta, fold, in_place)
+        return _propagate_split_banded(rule, layer, R, alpha, beta, fold)
 
     def sums() -> tuple[Array | None, Array | None]:
         return _part_sums(layer, need_neg, bp if folded else None, bn if folded and need_neg else None)
@@ -156,17 +156,15 @@ def propagate_split(
 
 
 def _propagate_split_banded(
-    rule: Any, layer: Any, R: Array, alpha: float, beta: float, b: Array | None, in_place: bool
+    rule: Any, layer: Any, R: Array, alpha: float, beta: float, b: Array | None
 ) -> Array:
     """``propagate_split`` (no ledger, bias folded, ``alpha != 0``) as one banded ``layer.lrp_pass``.
 
     The modified forward over ``[x+, x-]`` with the stacked parts (outputs ``[z+, z-]``, bias
     shares ``b`` folded in), the denominators, the ratios and the transposed pass run band by band
-    on the operands of the unfused path, so every value is bitwise that path's. ``in_place`` (a
-    plain forward): the ratios overwrite each band's pre-activations. Otherwise (lrp_aware) the
-    bands' stabilised denominators are memoised, and later calls only divide and transpose.
+    on the operands of the unfused path, so every value is bitwise that path's (``banded_pass``:
+    after an lrp_aware forward from memoised denominators).
     """
-    xp = backend.get_namespace(R)
     eps, form = rule.stabilizer, rule.stabilizer_form
     xpos, xneg = input_parts(layer)
     xs = [xpos] if xneg is None else [xpos, xneg]
@@ -188,22 +186,12 @@ def _propagate_split_banded(
 
     def ratios(dens: list[tuple[Array, Any]], r: Array, into: Array) -> Array:
         for k, ((den, mask), (_, coef)) in enumerate(zip(dens, parts, strict=True)):
-            sk = into[k * n : (k + 1) * n]
-            s, _ = ratio(r, den, mask, out=sk)
-            if s is not sk:
-                sk[...] = s
+            sk = ratio_into(r, den, mask, into[k * n : (k + 1) * n])
             if coef != 1:
                 sk *= r.dtype.type(coef)
         return into
 
-    if in_place:
-        return layer.lrp_pass(xs, ws, b, R, lambda z, r: ratios(denominators(z), r, into=z))
-    prepared = memo(layer, ("bands", rule.cache_key), lambda: layer.lrp_bands(xs, ws, b, denominators))
-
-    def fresh(dens: list[tuple[Array, Any]], r: Array) -> Array:
-        return ratios(dens, r, into=xp.empty((len(parts) * n, *r.shape[1:]), dtype=r.dtype))
-
-    return layer.lrp_pass(xs, ws, b, R, fresh, prepared=prepared)
+    return banded_pass(layer, rule.cache_key, xs, ws, b, R, denominators, ratios)
 
 
 def _split_transpose(layer: Any, s_pos: Array | None, s_neg: Array | None) -> Array:

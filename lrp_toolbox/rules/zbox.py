@@ -11,7 +11,7 @@ from .. import backend
 from .._typing import Array
 from ..errors import RuleError
 from ._banded import one_ratio_pass
-from ._ops import memo, weight_parts
+from ._ops import memo, split_affine, split_affine_t, weight_parts
 from .base import Rule, book_part
 from .stabilizer import check_stabilizer, ratio, stabilize_and_mask
 from .zrules import DEFAULT_STABILIZER
@@ -123,21 +123,17 @@ class ZBox(Rule):
         x = layer.cache.x
         wpos, wneg = weight_parts(layer)
         low, high = self._bound(layer, self.low), self._bound(layer, self.high)
-        xs, ws = [x - low], [wpos]
-        if wneg is not None:
-            xs, ws = [xs[0], x - high], [wpos, wneg]
+        x_low, x_high = x - low, (None if wneg is None else x - high)  # >= 0 and <= 0 inside the box
         eps, form = self.stabilizer, self.stabilizer_form
         if book is None and layer.fuses_lrp_pass(R):
+            xs, ws = ([x_low], [wpos]) if x_high is None else ([x_low, x_high], [wpos, wneg])
             return one_ratio_pass(layer, self.cache_key, xs, ws, None, R, eps, form)
 
         def prepare() -> tuple[Array, Array, Array | None]:
-            raw = layer.affine(xs[0], ws[0]) if len(xs) == 1 else layer.affine_sum(xs, ws)
+            raw = split_affine(layer, x_low, x_high, wpos, wneg)
             return (raw, *stabilize_and_mask(raw, eps, form))
 
         raw, den, mask = memo(layer, ("den", self.cache_key), prepare)
         s, dropped = ratio(R, den, mask)
         book_part(book, 1.0, R, s, den, raw, None, dropped)
-        if len(xs) == 1:
-            return xs[0] * layer.affine_t(s, wpos)
-        t_pos, t_neg = layer.affine_t_many([s], ws)
-        return xs[0] * t_pos + xs[1] * t_neg
+        return split_affine_t(layer, [s], x_low, x_high, wpos, wneg)
