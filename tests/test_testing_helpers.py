@@ -1,0 +1,129 @@
+"""``lrp_toolbox.testing``: the comparison other projects' tests make against our relevances."""
+
+from __future__ import annotations
+
+import numpy
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from lrp_toolbox.testing import DEFAULT_RTOL, assert_relevance_close, relevance_error
+
+
+def test_boundary_is_inclusive_and_exact():
+    # expected max 4; one entry off by 2**-40, so the relative difference is 2**-40 / 4 = 2**-42 exactly
+    expected = numpy.array([[4.0, 1.0]])
+    actual = numpy.array([[4.0, 1.0 + 2.0**-40]])
+    assert relevance_error(actual, expected).tolist() == [2.0**-42]
+    assert_relevance_close(actual, expected, rtol=2.0**-42)
+    with pytest.raises(AssertionError, match=r"relative difference 2\.27e-13"):
+        assert_relevance_close(actual, expected, rtol=2.0**-43)
+
+
+def test_each_sample_is_scaled_by_its_own_largest_relevance():
+    expected = numpy.zeros((3, 2, 2))
+    expected[0, 0, 0] = 1e6
+    expected[1, 1, 0] = 1.0
+    actual = expected.copy()
+    actual[1, 1, 1] = 1e-9  # 1e-9 of sample 1's scale, 1e-15 of the array's
+    assert_relevance_close(actual, expected, per="array")
+    with pytest.raises(AssertionError) as info:
+        assert_relevance_close(actual, expected)
+    message = str(info.value)
+    assert "in 1 of 3 samples; worst: sample 1," in message
+    assert "largest at index (1, 1, 1): actual 1.0000000000000001e-09, expected 0" in message
+
+
+def test_the_worst_of_several_failing_samples_is_named():
+    expected = numpy.ones((4, 3))
+    actual = expected.copy()
+    actual[0, 2] += 1e-10
+    actual[3, 1] += 1e-8
+    with pytest.raises(AssertionError, match=r"in 2 of 4 samples; worst: sample 3, .* index \(3, 1\)"):
+        assert_relevance_close(actual, expected)
+
+
+def test_all_zero_samples():
+    zeros = numpy.zeros((2, 3))
+    assert relevance_error(zeros, zeros).tolist() == [0.0, 0.0]
+    actual = zeros.copy()
+    actual[1, 0] = 1e-300
+    assert relevance_error(actual, zeros).tolist() == [0.0, numpy.inf]
+    with pytest.raises(AssertionError, match="sample 1"):
+        assert_relevance_close(actual, zeros)
+
+
+def test_empty_samples_and_integer_arrays():
+    assert relevance_error(numpy.zeros((2, 0)), numpy.zeros((2, 0))).tolist() == [0.0, 0.0]
+    assert_relevance_close(numpy.array([[1, 2]]), numpy.array([[1.0, 2.0]]), rtol=0)
+
+
+def test_err_msg_comes_first():
+    with pytest.raises(AssertionError, match=r"^layer 3, EpsilonPlus\nrelevances differ"):
+        assert_relevance_close(numpy.ones((1, 2)), numpy.zeros((1, 2)) + 2, err_msg="layer 3, EpsilonPlus")
+
+
+@pytest.mark.parametrize("bad", [numpy.nan, numpy.inf, -numpy.inf])
+@pytest.mark.parametrize("which", ["actual", "expected"])
+def test_non_finite_values_are_named(bad, which):
+    clean = numpy.ones((2, 3))
+    dirty = clean.copy()
+    dirty[1, 2] = bad
+    pair = (dirty, clean) if which == "actual" else (clean, dirty)
+    with pytest.raises(AssertionError, match=rf"{which} relevance is not finite: .* at index \(1, 2\)"):
+        assert_relevance_close(*pair)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda: relevance_error(numpy.ones((2, 3)), numpy.ones((3, 2))), AssertionError, "shapes differ"),
+        (lambda: relevance_error(numpy.float64(1), numpy.float64(1)), ValueError, "0-d"),
+        (lambda: relevance_error(numpy.ones(2), numpy.ones(2), per="row"), ValueError, "per must be"),
+        (lambda: relevance_error(numpy.ones(2, complex), numpy.ones(2)), AssertionError, "real array"),
+        (lambda: assert_relevance_close(numpy.ones(2), numpy.ones(2), rtol=-1), ValueError, "rtol"),
+        (lambda: assert_relevance_close(numpy.ones(2), numpy.ones(2), rtol=numpy.nan), ValueError, "rtol"),
+    ],
+)
+def test_misuse_is_reported(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+finite = st.floats(-1e6, 1e6, allow_nan=False, width=64)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    expected=hnp.arrays(numpy.float64, hnp.array_shapes(min_dims=1, max_dims=3, max_side=4), elements=finite),
+    noise=st.floats(-1e-3, 1e-3),
+    power=st.integers(-30, 30),
+)
+def test_error_is_zero_on_itself_and_invariant_under_power_of_two_scaling(expected, noise, power):
+    actual = expected + noise
+    assert not relevance_error(expected, expected).any()
+    scale = 2.0**power  # exact: scaling by a power of two changes no relative difference
+    numpy.testing.assert_array_equal(
+        relevance_error(scale * actual, scale * expected), relevance_error(actual, expected)
+    )
+    assert_relevance_close(expected.copy(), expected, rtol=0)
+
+
+def test_default_tolerance_separates_rounding_from_a_changed_convention():
+    """One sample explained alone or in a batch (different GEMM blocking) passes; ε = 1e-3 in place
+    of 1e-6 (a convention change) fails."""
+    from lrp_toolbox import Linear, Rect, Sequential
+    from lrp_toolbox.rules import Epsilon
+
+    rng = numpy.random.default_rng(0)
+    model = Sequential([Linear(300, 200, rng=rng), Rect(), Linear(200, 5, rng=rng)])
+    X = rng.standard_normal((64, 300))
+    R0 = model.forward(X)
+    reference = model.lrp(R0, Epsilon(1e-6))
+    alone = numpy.concatenate([model.lrp(model.forward(X[i : i + 1]), Epsilon(1e-6)) for i in range(64)])
+    assert_relevance_close(alone, reference)
+    assert DEFAULT_RTOL == 1e-12
+    model.forward(X)
+    with pytest.raises(AssertionError, match="relevances differ"):
+        assert_relevance_close(model.lrp(R0, Epsilon(1e-3)), reference)
