@@ -73,7 +73,10 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)
+        except OSError as exc:  # e.g. the target is a folder: name it, not the temporary file
+            raise type(exc)(exc.errno, exc.strerror, os.fspath(target)) from None
     except BaseException:
         if handle is None:  # the descriptor was not handed to a file object yet
             os.close(fd)

@@ -118,10 +118,10 @@ class _Reader:
         what = f"variable {name!r}" if name else "array"
         if cls in _MX_NUMERIC:
             real, pos = self.numeric(pos, end, count, what)
-            value = real.astype(numpy.dtype(_MX_NUMERIC[cls]))
+            value = _as_class(real, numpy.dtype(_MX_NUMERIC[cls]), what)
             if is_complex:
                 imag, pos = self.numeric(pos, end, count, what)
-                value = value + 1j * imag.astype(value.dtype)
+                value = value + 1j * _as_class(imag, value.dtype, what)
             if is_logical:
                 value = value != 0
             value = value.reshape(dims, order="F")
@@ -206,6 +206,25 @@ class _Reader:
         if count == 1:
             return items[0], pos
         return items.reshape(dims, order="F"), pos
+
+
+def _as_class(stored: numpy.ndarray, dtype: numpy.dtype, what: str) -> numpy.ndarray:
+    """``stored`` cast to its array class's ``dtype``, refusing values the class cannot hold exactly.
+
+    MATLAB stores e.g. whole doubles as uint8 to save space, always losslessly; a file whose stored
+    values change in the cast (-1 stored for a uint8 array, NaN or 0.5 for an int8 one, 1e300 for a
+    single one) is corrupt, and the cast would give wrong values silently.
+    """
+    if stored.dtype.newbyteorder("=") == dtype:
+        return stored.astype(dtype)
+    with numpy.errstate(invalid="ignore", over="ignore"):
+        value = stored.astype(dtype)
+        back = value.astype(stored.dtype)
+    # the round trip misses sign flips between integers of one width (int8 -1 <-> uint8 255)
+    exact = numpy.array_equal(back, stored, equal_nan=stored.dtype.kind == "f")
+    if not exact or not numpy.array_equal(value < 0, stored < 0):
+        raise MatError(f"{what}: values stored as {stored.dtype.name} do not fit its class {dtype.name}")
+    return value
 
 
 def _inflate(data: bytes) -> bytes:

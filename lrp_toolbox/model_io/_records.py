@@ -250,7 +250,7 @@ def build_model(
     ModelFormatError
         For inconsistent layers or anything ``Sequential.from_records`` refuses.
     """
-    from ..modules import LayerRecord, Sequential
+    from ..modules import Sequential
 
     if not records:
         raise ModelFormatError(f"{where}: the file holds no layers")
@@ -262,9 +262,7 @@ def build_model(
         target = numpy.dtype(dtype)
         if target not in PARAM_DTYPES:
             raise ValueError(f"dtype must be float32 or float64, got {target}")
-        records = [
-            LayerRecord(r.kind, r.config, {k: v.astype(target) for k, v in r.arrays.items()}) for r in records
-        ]
+        records = [_cast_record(r, target, where, i, locations) for i, r in enumerate(records)]
     try:
         model = Sequential.from_records(records)
     except (ValueError, TypeError) as exc:
@@ -272,6 +270,28 @@ def build_model(
     if backend != "numpy":
         model.to(backend)
     return model
+
+
+def _cast_record(
+    rec: Any, target: numpy.dtype, where: str, index: int, locations: Sequence[str] | None
+) -> Any:
+    """``rec`` with its parameters cast to ``target``; ``ModelFormatError`` if a (finite) value
+    overflows it, e.g. 1e300 read with ``dtype='float32'`` (NumPy would warn and give inf)."""
+    from ..modules import LayerRecord
+
+    arrays = {}
+    for name, value in rec.arrays.items():
+        with numpy.errstate(over="ignore"):
+            arrays[name] = cast = value.astype(target)
+        overflowed = ~numpy.isfinite(cast) & numpy.isfinite(value)  # NaN/Inf in the file: refused later
+        if overflowed.any():
+            flat = int(numpy.flatnonzero(overflowed)[0])
+            at = f", {locations[index]}" if locations else ""
+            raise ModelFormatError(
+                f"{where}: layer {index} ({describe(rec)}{at}): {name} value {float(value.flat[flat])!r} "
+                f"(flat index {flat}) overflows {target}"
+            )
+    return LayerRecord(rec.kind, rec.config, arrays)
 
 
 def model_records(model: Any) -> list[Any]:
