@@ -32,7 +32,7 @@ import numpy
 from ..errors import ModelFormatError
 
 MAX_DEPTH = 16
-_INFLATE_RATIO = 1100  # deflate expands at most ~1032:1
+_INFLATE_RATIO = 1100  # deflate expands at most ~1032:1: a bound on the memory, never reached
 
 # data element types (mi*) -> numpy type code without byte order
 _MI_NUMERIC = {1: "i1", 2: "u1", 3: "i2", 4: "u2", 5: "i4", 6: "u4", 7: "f4", 9: "f8", 12: "i8", 13: "u8"}
@@ -234,8 +234,7 @@ def _inflate(data: bytes) -> bytes:
         out = inflater.decompress(data, limit)
     except zlib.error as exc:
         raise MatError(f"corrupt compressed element ({exc})") from None
-    if inflater.unconsumed_tail:
-        raise MatError("compressed element expands implausibly (corrupt file?)")
+    # deflate cannot expand past ``limit``; were the output cut there, ``eof`` would be False
     if not inflater.eof or inflater.unused_data:
         raise MatError("truncated or corrupt compressed element")
     return out
