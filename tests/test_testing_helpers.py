@@ -59,6 +59,16 @@ def test_empty_samples_and_integer_arrays():
     assert_relevance_close(numpy.array([[1, 2]]), numpy.array([[1.0, 2.0]]), rtol=0)
 
 
+def test_overflowing_differences_and_numpy_scalar_tolerances():
+    expected = numpy.array([[-1e308, 1.0]])
+    assert relevance_error(-expected, expected).tolist() == [numpy.inf]  # no overflow warning
+    with pytest.raises(AssertionError, match=r"relative difference inf, largest at index \(0, 0\)"):
+        assert_relevance_close(-expected, expected)
+    assert_relevance_close(expected, expected, rtol=numpy.float32(1e-6))
+    with pytest.raises(ValueError, match="rtol"):
+        assert_relevance_close(expected, expected, rtol=True)
+
+
 def test_err_msg_comes_first():
     with pytest.raises(AssertionError, match=r"^layer 3, EpsilonPlus\nrelevances differ"):
         assert_relevance_close(numpy.ones((1, 2)), numpy.zeros((1, 2)) + 2, err_msg="layer 3, EpsilonPlus")
