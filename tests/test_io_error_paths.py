@@ -12,6 +12,7 @@ import io
 import os
 import re
 import struct
+import sys
 import zipfile
 import zlib
 
@@ -263,8 +264,21 @@ def _npy(header: str, data: bytes = b"") -> bytes:
             _npy("{'descr': '<zz', 'fortran_order': False, 'shape': (1,)}", bytes(8)),
             r"unsupported \.npy dtype '<zz'",
         ),
+        # 10**12 elements of a size-0 dtype fit in 0 bytes, so the size check alone let them through
+        (
+            _npy("{'descr': '|V0', 'fortran_order': False, 'shape': (1000000000000,)}"),
+            r"\.npy dtype '\|V0' has elements of size 0",
+        ),
+        (_npy("{'descr': '<U0', 'fortran_order': False, 'shape': (3,)}"), r"'<U0' has elements of size 0"),
     ],
-    ids=["truncated-header-length", "header-length-over-64k", "fortran-order-not-bool", "unknown-descr"],
+    ids=[
+        "truncated-header-length",
+        "header-length-over-64k",
+        "fortran-order-not-bool",
+        "unknown-descr",
+        "size-0-void",
+        "size-0-str",
+    ],
 )
 def test_bad_npy_headers(tmp_path, content, match):
     path = tmp_path / "x.npy"
@@ -626,6 +640,17 @@ def test_atomic_write_refuses_other_modes(tmp_path):
     ):
         pass
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 13), reason="Python 3.13's Path.resolve does not detect loops")
+def test_write_through_a_symlink_loop_is_an_oserror_naming_the_path(tmp_path):
+    a, b = tmp_path / "a.npy", tmp_path / "b.npy"
+    a.symlink_to(b)
+    b.symlink_to(a)
+    with pytest.raises(OSError, match="Too many levels of symbolic links") as info:
+        data_io.write(numpy.zeros(2), a)  # Path.resolve raised RuntimeError before
+    assert info.value.filename == str(a)
+    assert sorted(os.listdir(tmp_path)) == ["a.npy", "b.npy"]
 
 
 def test_write_over_a_folder_names_the_target_and_leaves_no_temporary_file(tmp_path):

@@ -9,6 +9,7 @@ removes the temporary file.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 import stat
@@ -48,7 +49,10 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]
         raise ValueError(f"mode must be 'wb' or 'w', got {mode!r}")
     target = Path(os.fspath(path))
     if target.is_symlink():  # write the file it points to, as open(path, 'w') would; keep the link
-        target = target.resolve()
+        try:
+            target = target.resolve()
+        except RuntimeError:  # Python < 3.13 reports a symlink loop this way
+            raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), os.fspath(path)) from None
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     for _ in range(100):
         tmp = _temp_name(target)

@@ -89,6 +89,8 @@ def parse_npy_header(fp: IO[bytes], where: str) -> tuple[numpy.dtype, tuple[int,
             f"{where}: the array holds Python objects; refused because loading them would "
             "unpickle (run arbitrary code)"
         )
+    if dtype.itemsize == 0:  # e.g. '|V0' or '<U0': any shape, even 10**12 elements, in 0 bytes
+        raise ModelFormatError(f"{where}: .npy dtype {meta['descr']!r} has elements of size 0")
     return dtype, shape, meta["fortran_order"], 8 + size_len + hlen
 
 
