@@ -715,11 +715,15 @@ def test_mat_garbage(tmp_path, content):
         model_io.read(path)
 
 
-def test_read_records_does_not_build(tmp_path, rng):
+@pytest.mark.parametrize("ext", ["npz", "txt", "mat"])
+def test_read_records_does_not_build(tmp_path, rng, ext):
     model = every_layer_model(rng)
-    model_io.write(model, tmp_path / "m.npz")
-    records = model_io.read_records(tmp_path / "m.npz")
+    model_io.write(model, tmp_path / f"m.{ext}")
+    records = model_io.read_records(tmp_path / f"m.{ext}")
     assert [r.kind for r in records] == [type(m).__name__ for m in model.modules]
+    for record, module in zip(records, model.modules, strict=True):
+        for name in module.param_names:
+            assert numpy.array_equal(record.arrays[name], getattr(module, name)), (ext, record.kind, name)
 
 
 def test_text_format_parse_returns_locations():
