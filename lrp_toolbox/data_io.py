@@ -55,7 +55,7 @@ _IDX_TYPES: dict[int, str] = {
 }
 _IDX_CODES = {numpy.dtype(v).newbyteorder(">").str[1:]: k for k, v in _IDX_TYPES.items()}
 _MAT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,62}")
-_TXT_DTYPE = re.compile(r"bool|u?int(8|16|32|64)|float(16|32|64|96|128)")
+_TXT_DTYPE = re.compile(r"bool|u?int(8|16|32|64)|float(16|32|64)")  # what format_txt writes
 
 
 # --------------------------------------------------------------------------- format detection
@@ -302,7 +302,7 @@ def _parse_txt_header(line: str, lineno: int, where: str) -> tuple[numpy.dtype, 
         if tokens[2] != "1" or set(fields) != {"dtype", "shape"} or len(tokens) != 5:
             raise ValueError
         # the canonical name of a bool, int or float dtype, checked before numpy.dtype sees it (NumPy
-        # warns for some aliases, e.g. 'a'); float96/float128 exist only on some platforms
+        # warns for some aliases, e.g. 'a')
         if not _TXT_DTYPE.fullmatch(fields["dtype"]):
             raise ValueError
         dtype = numpy.dtype(fields["dtype"])

@@ -12,7 +12,6 @@ import io
 import os
 import re
 import struct
-import sys
 import zipfile
 import zlib
 
@@ -35,6 +34,7 @@ from lrp_toolbox.errors import BackendError, ModelFormatError
 from lrp_toolbox.model_io._atomic import atomic_write
 from lrp_toolbox.model_io._matv5 import loadmat
 from lrp_toolbox.model_io._npy import open_npz, write_npz
+from lrp_toolbox.model_io._records import build_model
 from lrp_toolbox.modules import LayerRecord, Linear, Rect, Sequential, Tanh
 
 E = "<"  # little-endian MAT files throughout
@@ -179,21 +179,21 @@ BAD_MAT = {
     # as uint8, never lossily); these were silently wrapped, truncated or overflowed
     "uint8-array-storing-int8-minus-1": (
         _mat(_flags(MX_UINT8), _dims(1, 1), _name(b"a"), element(E, MI_INT8, b"\xff")),
-        "variable 'a': values stored as int8 do not fit its class uint8",
+        r"variable 'a': value -1 \(flat index 0\) stored as int8 does not fit its class uint8",
     ),
     "int8-array-storing-double-nan": (
         _mat(
             _flags(MX_INT8), _dims(1, 1), _name(b"a"), element(E, MI_DOUBLE, struct.pack(E + "d", numpy.nan))
         ),
-        "variable 'a': values stored as float64 do not fit its class int8",
+        r"variable 'a': value nan \(flat index 0\) stored as float64 does not fit its class int8",
     ),
     "int8-array-storing-double-0.5": (
         _mat(_flags(MX_INT8), _dims(1, 1), _name(b"a"), element(E, MI_DOUBLE, struct.pack(E + "d", 0.5))),
-        "variable 'a': values stored as float64 do not fit its class int8",
+        r"variable 'a': value 0\.5 \(flat index 0\) stored as float64 does not fit its class int8",
     ),
     "single-array-storing-double-1e300": (
         _mat(_flags(MX_SINGLE), _dims(1, 1), _name(b"a"), element(E, MI_DOUBLE, struct.pack(E + "d", 1e300))),
-        "variable 'a': values stored as float64 do not fit its class float32",
+        r"variable 'a': value 1e\+300 \(flat index 0\) stored as float64 does not fit its class float32",
     ),
     "complex-double-with-inexact-int64-imaginary-part": (
         _mat(
@@ -203,7 +203,8 @@ BAD_MAT = {
             ONE,
             element(E, 12, struct.pack(E + "q", 2**60 + 1)),  # miINT64: not exact as a double
         ),
-        "variable 'a': values stored as int64 do not fit its class float64",
+        r"variable 'a': value 1152921504606846977 \(flat index 0\) stored as int64 does not fit its "
+        "class float64",
     ),
 }
 
@@ -227,6 +228,26 @@ def test_mat_empty_array_element_in_a_cell_is_an_empty_matrix():
     raw = _mat(_flags(MX_CELL), _dims(1, 1), _name(b"c"), element(E, MI_MATRIX, b""))
     cell = loadmat(raw)["c"]
     assert cell.shape == (1, 1) and cell[0, 0].shape == (0, 0)
+
+
+def test_mat_special_values_pass_the_exactness_check():
+    """NaN, ±Inf and -0.0 stored as doubles for a single array survive the cast unchanged."""
+    values = struct.pack(E + "4d", numpy.nan, numpy.inf, -numpy.inf, -0.0)
+    raw = _mat(_flags(MX_SINGLE), _dims(1, 4), _name(b"a"), element(E, MI_DOUBLE, values))
+    value = loadmat(raw)["a"]
+    assert value.dtype == numpy.float32
+    assert numpy.isnan(value[0, 0]) and value[0, 1:3].tolist() == [numpy.inf, -numpy.inf]
+    assert value[0, 3] == 0 and numpy.signbit(value[0, 3])
+
+
+def test_mat_complex_values_with_special_imaginary_parts_match_scipy(tmp_path):
+    """``real + 1j * imag`` made NaN of ``0 * inf`` and lost an imaginary -0.0."""
+    z = numpy.array([[1 + 2j, complex(-0.0, -0.0), complex(numpy.nan, 1), complex(1, numpy.nan)]])
+    z = numpy.concatenate([z, [[complex(numpy.inf, -numpy.inf), complex(2, numpy.inf), -numpy.inf, 0]]])
+    scipy.io.savemat(tmp_path / "z.mat", {"data": z})
+    ours, theirs = data_io.read(tmp_path / "z.mat"), scipy.io.loadmat(tmp_path / "z.mat")["data"]
+    assert ours.dtype == theirs.dtype == numpy.complex128
+    assert ours.tobytes() == theirs.tobytes()
 
 
 def test_mat_lossless_storage_types_are_still_read():
@@ -467,6 +488,21 @@ def test_read_as_float32_refuses_values_that_overflow_it(tmp_path, fmt, where):
     assert model_io.read(path).modules[0].W[0, 1] == 1e300
 
 
+@pytest.mark.parametrize("dtype", [None, "float32"])
+def test_nan_parameters_are_named_as_nan_not_as_an_overflow(tmp_path, dtype):
+    """Every reader refuses NaN first (here .mat); ``build_model`` given NaN records directly names
+    them as NaN, also when casting to float32 (the overflow check skips values already non-finite)."""
+    _mat_model(tmp_path / "m.mat", {**LINEAR_1x1, "W": numpy.full((1, 1), numpy.nan)})
+    with pytest.raises(ModelFormatError, match=r"W holds 1 NaN/Inf value\(s\)"):
+        model_io.read(tmp_path / "m.mat", dtype=dtype)
+    record = LayerRecord(
+        "Linear", {"m": 1, "n": 2}, {"W": numpy.array([[numpy.nan, 1.0]]), "B": numpy.zeros(2)}
+    )
+    with pytest.raises(ModelFormatError, match="W contains NaN or Inf") as info:
+        build_model([record], "mem", dtype=dtype)
+    assert "overflow" not in str(info.value)
+
+
 def test_read_with_an_unknown_backend_is_refused(tmp_path):
     model_io.write(Sequential([Rect()]), tmp_path / "m.npz")
     with pytest.raises(BackendError, match="unknown backend 'tpu'"):
@@ -610,13 +646,24 @@ def test_refused_data_writes_leave_no_file(tmp_path, data, name, key, error, mat
         ),
         # NumPy warns (DeprecationWarning) for the alias 'a': refused before numpy.dtype sees it
         (b"# lrp_toolbox-data 1 dtype=a shape=1\n1\n", "line 1: malformed header"),
+        # a structured dtype must not slip through a prefix match ('int8' then ',int8')
+        (b"# lrp_toolbox-data 1 dtype=int8,int8 shape=1\n1\n", "line 1: malformed header"),
+        (b"# lrp_toolbox-data 1 dtype=float128 shape=1\n1\n", "line 1: malformed header"),
         (b"1_0 2\n", "'_' in a number is not allowed"),
         (
             b"# lrp_toolbox-data 1 dtype=bool shape=2\n0\n2\n",
             r"not a number table of bool \(bool values must be 0 or 1\)",
         ),
     ],
-    ids=["negative-dimension", "33-dimensions", "dtype-alias-a", "digit-separator", "bool-value-2"],
+    ids=[
+        "negative-dimension",
+        "33-dimensions",
+        "dtype-alias-a",
+        "structured-dtype",
+        "float128",
+        "digit-separator",
+        "bool-value-2",
+    ],
 )
 def test_bad_text_data_values_and_headers(tmp_path, content, match):
     path = tmp_path / "x.txt"
@@ -642,13 +689,12 @@ def test_atomic_write_refuses_other_modes(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
-@pytest.mark.skipif(sys.version_info >= (3, 13), reason="Python 3.13's Path.resolve does not detect loops")
 def test_write_through_a_symlink_loop_is_an_oserror_naming_the_path(tmp_path):
     a, b = tmp_path / "a.npy", tmp_path / "b.npy"
     a.symlink_to(b)
     b.symlink_to(a)
     with pytest.raises(OSError, match="Too many levels of symbolic links") as info:
-        data_io.write(numpy.zeros(2), a)  # Path.resolve raised RuntimeError before
+        data_io.write(numpy.zeros(2), a)  # Path.resolve raised RuntimeError before (3.13: os.stat)
     assert info.value.filename == str(a)
     assert sorted(os.listdir(tmp_path)) == ["a.npy", "b.npy"]
 

@@ -31,7 +31,7 @@ def test_each_sample_is_scaled_by_its_own_largest_relevance():
     with pytest.raises(AssertionError) as info:
         assert_relevance_close(actual, expected)
     message = str(info.value)
-    assert "in 1 of 3 samples; worst: sample 1," in message
+    assert "in 1 of 3 samples; worst: sample 1 (max|expected| 1)," in message
     assert "largest at index (1, 1, 1): actual 1.0000000000000001e-09, expected 0" in message
 
 
@@ -40,7 +40,9 @@ def test_the_worst_of_several_failing_samples_is_named():
     actual = expected.copy()
     actual[0, 2] += 1e-10
     actual[3, 1] += 1e-8
-    with pytest.raises(AssertionError, match=r"in 2 of 4 samples; worst: sample 3, .* index \(3, 1\)"):
+    with pytest.raises(
+        AssertionError, match=r"in 2 of 4 samples; worst: sample 3 \(max\|expected\| 1\), .* index \(3, 1\)"
+    ):
         assert_relevance_close(actual, expected)
 
 
@@ -80,8 +82,9 @@ def test_non_finite_values_are_named(bad, which):
     clean = numpy.ones((2, 3))
     dirty = clean.copy()
     dirty[1, 2] = bad
+    dirty[1, 0] = dirty[1, 2]  # two: the first in C order is named
     pair = (dirty, clean) if which == "actual" else (clean, dirty)
-    with pytest.raises(AssertionError, match=rf"{which} relevance is not finite: .* at index \(1, 2\)"):
+    with pytest.raises(AssertionError, match=rf"{which} relevance is not finite: .* at index \(1, 0\)"):
         assert_relevance_close(*pair)
 
 
@@ -90,10 +93,39 @@ def test_non_finite_values_are_named(bad, which):
     [
         (lambda: relevance_error(numpy.ones((2, 3)), numpy.ones((3, 2))), AssertionError, "shapes differ"),
         (lambda: relevance_error(numpy.float64(1), numpy.float64(1)), ValueError, "0-d"),
-        (lambda: relevance_error(numpy.ones(2), numpy.ones(2), per="row"), ValueError, "per must be"),
-        (lambda: relevance_error(numpy.ones(2, complex), numpy.ones(2)), AssertionError, "real array"),
-        (lambda: assert_relevance_close(numpy.ones(2), numpy.ones(2), rtol=-1), ValueError, "rtol"),
-        (lambda: assert_relevance_close(numpy.ones(2), numpy.ones(2), rtol=numpy.nan), ValueError, "rtol"),
+        (
+            lambda: relevance_error(numpy.ones((1, 2)), numpy.ones((1, 2)), per="row"),
+            ValueError,
+            "per must be",
+        ),
+        (
+            lambda: relevance_error(numpy.ones((1, 2), complex), numpy.ones((1, 2))),
+            AssertionError,
+            "real array",
+        ),
+        (lambda: relevance_error(numpy.ones((1, 2), bool), numpy.ones((1, 2))), AssertionError, "real array"),
+        (
+            lambda: relevance_error(numpy.ones((1, 2), numpy.longdouble), numpy.ones((1, 2))),
+            AssertionError,
+            "at most 64 bits",
+        ),
+        (lambda: relevance_error(numpy.ones(3), numpy.ones(3)), ValueError, "per='array' for a single map"),
+        (
+            lambda: assert_relevance_close(numpy.ones((1, 2)), numpy.ones((1, 2)), rtol=numpy.inf),
+            ValueError,
+            "rtol",
+        ),
+        (
+            lambda: assert_relevance_close(numpy.ones((1, 2)), numpy.ones((1, 2)), atol=-1.0),
+            ValueError,
+            "atol",
+        ),
+        (lambda: assert_relevance_close(numpy.ones((1, 2)), numpy.ones((1, 2)), rtol=-1), ValueError, "rtol"),
+        (
+            lambda: assert_relevance_close(numpy.ones((1, 2)), numpy.ones((1, 2)), rtol=numpy.nan),
+            ValueError,
+            "rtol",
+        ),
     ],
 )
 def test_misuse_is_reported(call, error, match):
@@ -111,7 +143,7 @@ finite = _normal(1e-100, 1e6)
 
 @settings(max_examples=60, deadline=None)
 @given(
-    expected=hnp.arrays(numpy.float64, hnp.array_shapes(min_dims=1, max_dims=3, max_side=4), elements=finite),
+    expected=hnp.arrays(numpy.float64, hnp.array_shapes(min_dims=2, max_dims=3, max_side=4), elements=finite),
     noise=_normal(1e-100, 1e-3),
     power=st.integers(-30, 30),
 )
@@ -142,3 +174,40 @@ def test_default_tolerance_separates_rounding_from_a_changed_convention():
     model.forward(X)
     with pytest.raises(AssertionError, match="relevances differ"):
         assert_relevance_close(model.lrp(R0, Epsilon(1e-3)), reference)
+
+
+def test_the_scale_is_the_largest_magnitude_also_when_it_is_negative():
+    # a negative target logit: expected max|e| = 4 (from -4), so 0.5 off is 0.125, not 0.5 / 1
+    assert relevance_error(numpy.array([[-4.0, 1.5]]), numpy.array([[-4.0, 1.0]])).tolist() == [0.125]
+
+
+def test_empty_batches_compare_equal():
+    for shape in [(0, 784), (0, 28, 28, 1), (2, 0)]:
+        empty = numpy.zeros(shape)
+        assert relevance_error(empty, empty).shape == (shape[0],)
+        assert_relevance_close(empty, empty)
+
+
+def test_atol_admits_all_zero_expected_samples():
+    expected = numpy.array([[1.0, 0.5], [0.0, 0.0]])
+    actual = expected + numpy.array([[0.0, 0.0], [1e-15, 0.0]])
+    with pytest.raises(
+        AssertionError, match=r"worst: sample 1 \(max\|expected\| 0\), relative difference inf"
+    ):
+        assert_relevance_close(actual, expected)
+    assert_relevance_close(actual, expected, atol=1e-15)
+    with pytest.raises(AssertionError, match=r"beyond atol=1e-16 \+ rtol=1e-12"):
+        assert_relevance_close(actual, expected, atol=1e-16)
+
+
+def test_fraction_tolerances_are_formatted_on_failure():
+    from fractions import Fraction
+
+    with pytest.raises(AssertionError, match=r"rtol=0\.1 "):
+        assert_relevance_close(numpy.ones((1, 2)), numpy.zeros((1, 2)) + 2, rtol=Fraction(1, 10))
+
+
+def test_one_map_compares_with_per_array():
+    assert relevance_error(numpy.array([1.0, 1e-10]), numpy.array([1.0, 0.0]), per="array").tolist() == [
+        1e-10
+    ]

@@ -119,9 +119,11 @@ class _Reader:
         if cls in _MX_NUMERIC:
             real, pos = self.numeric(pos, end, count, what)
             value = _as_class(real, numpy.dtype(_MX_NUMERIC[cls]), what)
-            if is_complex:
+            if is_complex:  # set the imaginary part: value + 1j * imag makes NaN of 0 * inf, +0 of -0
                 imag, pos = self.numeric(pos, end, count, what)
-                value = value + 1j * _as_class(imag, value.dtype, what)
+                imag = _as_class(imag, value.dtype, what)
+                value = value.astype(numpy.complex64 if value.dtype == numpy.float32 else numpy.complex128)
+                value.imag = imag
             if is_logical:
                 value = value != 0
             value = value.reshape(dims, order="F")
@@ -221,9 +223,15 @@ def _as_class(stored: numpy.ndarray, dtype: numpy.dtype, what: str) -> numpy.nda
         value = stored.astype(dtype)
         back = value.astype(stored.dtype)
     # the round trip misses sign flips between integers of one width (int8 -1 <-> uint8 255)
-    exact = numpy.array_equal(back, stored, equal_nan=stored.dtype.kind == "f")
-    if not exact or not numpy.array_equal(value < 0, stored < 0):
-        raise MatError(f"{what}: values stored as {stored.dtype.name} do not fit its class {dtype.name}")
+    same = (back == stored) & ((value < 0) == (stored < 0))
+    if stored.dtype.kind == "f":
+        same |= numpy.isnan(back) & numpy.isnan(stored)
+    if not same.all():
+        flat = int(numpy.flatnonzero(~same)[0])
+        raise MatError(
+            f"{what}: value {stored.flat[flat].item()!r} (flat index {flat}) stored as "
+            f"{stored.dtype.name} does not fit its class {dtype.name}"
+        )
     return value
 
 
