@@ -12,7 +12,7 @@ from lrp_toolbox.engine import layerwise_lrp, lrp_with_ledger, resolve_rules, se
 from lrp_toolbox.errors import NotForwardedError, RuleError, ShapeError
 from lrp_toolbox.explain import explain
 from lrp_toolbox.ledger import TERMS, ConservationError, Ledger, check_conservation
-from lrp_toolbox.modules import Linear, Rect, Sequential
+from lrp_toolbox.modules import Linear, Rect, Sequential, SoftMax
 from lrp_toolbox.rules import AlphaBeta, Epsilon, Flat, Pass, WinnerTakeAll, WSquare, ZBox, Zero, ZPlus
 
 
@@ -95,6 +95,22 @@ def test_string_variants_equal_rule_objects(cnn, X):
     assert numpy.array_equal(cnn.lrp(R, "zplus"), cnn.lrp(R, ZPlus()))
     assert numpy.array_equal(cnn.lrp(R), cnn.lrp(R, "simple"))
     assert numpy.array_equal(cnn.lrp(R, "slow"), cnn.lrp(R, "none"))
+    assert resolve_rules(cnn, "w^2") == resolve_rules(cnn, "ww")
+    ww = cnn.lrp(R, "ww")
+    assert numpy.array_equal(cnn.lrp(R, "w^2"), ww)
+    assert not numpy.allclose(ww, cnn.lrp(R, "simple"))  # a different rule, not the default
+
+
+def test_drop_softmax_output_layer(cnn, X):
+    n = len(cnn.modules)
+    Y = cnn.forward(X)
+    assert isinstance(cnn.modules[-1], SoftMax)
+    assert cnn.drop_softmax_output_layer() is True
+    assert len(cnn.modules) == n - 1 and not isinstance(cnn.modules[-1], SoftMax)
+    logits = cnn.forward(X)
+    numpy.testing.assert_allclose(Y, numpy.exp(logits) / numpy.exp(logits).sum(axis=1, keepdims=True))
+    assert cnn.drop_softmax_output_layer() is False  # nothing left to drop
+    assert len(cnn.modules) == n - 1
 
 
 def test_legacy_tables(cnn):

@@ -173,3 +173,60 @@ def test_memo_bytes_of_a_self_containing_list_terminate():
     loop: list = [numpy.zeros(3)]  # 24 bytes
     loop.append(loop)
     assert ForwardCache(numpy.zeros(1), numpy.zeros(1), memo={"k": loop, "again": (loop,)}).nbytes() == 24
+
+
+def test_forward_cache_z_is_the_pre_activation_the_forward_computed():
+    """``cache.z`` is ``affine(x, lrp_weight, lrp_bias)`` bit for bit: the output itself for Linear,
+    Convolution and AvgPool, SumPool's raw window sums (``y = S / sqrt(k)``); ``None`` for layers
+    that are not affine and for subclasses with a forward of their own."""
+    from lrp_toolbox.modules import AvgPool, Convolution, MaxPool, SumPool
+
+    rng = numpy.random.default_rng(5)
+    x4 = rng.standard_normal((2, 6, 6, 3))
+    for layer, x in (
+        (Linear(4, 3, rng=rng), rng.standard_normal((2, 4))),
+        (Convolution((3, 3, 3, 2), stride=1, padding=1, rng=rng), x4),
+        (AvgPool(2, 2), x4),
+        (AvgPool(3, 1), x4),
+    ):
+        y = layer.forward(x)
+        assert layer.cache.z is y
+        b = layer.lrp_bias
+        assert numpy.array_equal(layer.affine(x, layer.lrp_weight, b), y)
+    for pool in (SumPool(2, 2), SumPool((2, 3), (1, 2)), SumPool(3, 3)):
+        y = pool.forward(x4)
+        S = pool.cache.z
+        assert S is not y and S.shape == y.shape
+        assert numpy.array_equal(S, pool.affine(x4, pool.lrp_weight))  # the raw window sums
+        assert numpy.array_equal(y, S * float(pool.window_size) ** -0.5)  # the forward scale
+    for layer in (MaxPool(2, 2), Rect(), SoftMax()):
+        layer.forward(x4)
+        assert layer.cache.z is None
+
+    class Shifted(Linear):  # a forward that is not affine(x, W, B): no z, the rules recompute it
+        def _forward(self, X):
+            return super()._forward(X) + 1.0
+
+    class ScaledPool(SumPool):
+        def _forward(self, X):
+            return 2.0 * super()._forward(X)
+
+    shifted = Shifted(4, 3)
+    shifted.forward(numpy.ones((1, 4)))
+    scaled = ScaledPool(2, 2)
+    scaled.forward(x4)
+    assert shifted.cache.z is None and scaled.cache.z is None
+    R = numpy.ones_like(scaled.cache.y)
+    # Zero on the subclass still divides by the raw window sums (recomputed from x)
+    S = SumPool(2, 2).affine(x4, numpy.asarray(1.0))
+    want = x4 * numpy.repeat(numpy.repeat(R / (S + 1e-9 * numpy.where(S >= 0, 1, -1)), 2, 1), 2, 2)
+    numpy.testing.assert_allclose(scaled.lrp(R, Zero()), want, rtol=1e-13)
+
+
+def test_memo_bytes_exclude_the_forward_pre_activation():
+    from lrp_toolbox.modules.base import ForwardCache
+
+    x, y, z = numpy.zeros(3), numpy.zeros(3), numpy.zeros(4)  # z: 32 bytes the forward keeps
+    other = numpy.zeros(2)  # 16 bytes
+    assert ForwardCache(x, y, memo={"z": z, "den": other}, z=z).nbytes() == 16
+    assert ForwardCache(x, y, memo={"z": z, "den": other}).nbytes() == 48

@@ -151,8 +151,31 @@ def test_lrp_aware_is_bitwise_identical(kind, rule):
     second = layer.lrp(R, rule)  # served from the memo
     assert numpy.array_equal(plain, first)
     assert numpy.array_equal(plain, second)
-    if not isinstance(rule, (Zero, Epsilon)) or not isinstance(layer, (Linear, Convolution)):
+    # Zero/Epsilon divide by the forward's own z (cache.z); with a zero stabiliser the denominator is
+    # z itself and the memo holds nothing beyond the forward cache
+    keeps_z = isinstance(rule, (Zero, Epsilon)) and (
+        isinstance(layer, (Linear, Convolution)) or getattr(rule, "stabilizer", None) == 0.0
+    )
+    if not keeps_z:
         assert layer.cache.nbytes() > 0
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("rule", RULES, ids=repr)
+def test_non_negative_input_leaves_the_forward_cache_intact(kind, rule):
+    # inputs >= 0 (after a ReLU) are where the sign-split rules read a pool's z from cache.z; no
+    # rule may write into x, y or z, even after a plain forward, where rules reuse their temporaries
+    layer, x = make_layer(kind)
+    x = numpy.abs(x)
+    y = layer.forward(x)
+    kept = [a.copy() for a in (layer.cache.x, layer.cache.y, layer.cache.z)]
+    R = numpy.random.default_rng(3).standard_normal(y.shape)
+    first = layer.lrp(R, rule)
+    second = layer.lrp(R, rule)
+    assert_close(first, expected(rule, layer, x, R))
+    assert numpy.array_equal(first, second)
+    for before, now in zip(kept, (layer.cache.x, layer.cache.y, layer.cache.z), strict=True):
+        assert numpy.array_equal(before, now)
 
 
 @pytest.mark.parametrize("kind", KINDS)

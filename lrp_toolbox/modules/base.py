@@ -41,6 +41,12 @@ class ForwardCache:
         The layer output.
     memo : dict or None
         ``None`` for a plain forward; a dict when the forward ran with ``lrp_aware=True``.
+    z : ndarray of shape (N, *output_shape) or None
+        The pre-activation ``affine(x, lrp_weight, lrp_bias)`` of a linear-family layer, when its
+        forward computed it on the way (the same bits): ``y`` itself for Linear, Convolution and
+        AvgPool; SumPool's raw window sums ``S`` (``y = S / sqrt(k)``), kept so that LRP does not
+        sum the windows again, at the cost of one more output-sized array. ``None`` otherwise.
+        Read-only, like ``x`` and ``y``.
     scratch : dict or None
         While one rule runs on the layer after a plain forward (``call_scope``): values computed
         twice within that call (input and weight parts) are computed once. Dropped at its end.
@@ -49,6 +55,7 @@ class ForwardCache:
     x: Array
     y: Array
     memo: dict[Hashable, Any] | None = None
+    z: Array | None = None
     scratch: dict[Hashable, Any] | None = field(default=None, repr=False)
 
     def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
@@ -79,10 +86,11 @@ class ForwardCache:
 
     def nbytes(self) -> int:
         """Bytes held by the memo: every array buffer its values keep alive (through tuples and
-        lists, views counted by the buffer they view, each buffer once), except ``x`` and ``y``."""
+        lists, views counted by the buffer they view, each buffer once), except ``x``, ``y`` and
+        ``z``, which a plain forward keeps as well."""
         if not self.memo:
             return 0
-        seen = {id(_buffer(self.x)), id(_buffer(self.y))}
+        seen = {id(_buffer(a)) for a in (self.x, self.y, self.z) if a is not None}
         total = 0
         stack = list(self.memo.values())
         while stack:
@@ -223,12 +231,20 @@ class Module:
                 f"{self!r}: input dtype {X.dtype} differs from parameter dtype {self.dtype}; "
                 f"convert with X.astype({self.dtype}) or model.to(dtype=...)"
             )
-        Y = self._forward(X)
-        self._cache = ForwardCache(X, Y, {} if lrp_aware else None)
+        Y, z = self._forward_and_z(X)
+        self._cache = ForwardCache(X, Y, {} if lrp_aware else None, z)
         return Y
 
     def _forward(self, X: Array) -> Array:
         return X
+
+    def _forward_and_z(self, X: Array) -> tuple[Array, Array | None]:
+        """``(Y, z)``: the output and what ``ForwardCache.z`` keeps (here ``None``).
+
+        Linear-family layers return the pre-activation their own ``_forward`` computes; a subclass
+        that overrides ``_forward`` gets this default (``z = None``: the rules recompute ``z``).
+        """
+        return self._forward(X), None
 
     @property
     def cache(self) -> ForwardCache:

@@ -350,6 +350,11 @@ class Convolution(LinearFamily):
     def _forward(self, X: Array) -> Array:
         return self.affine(X, self.W, self.B)
 
+    def _forward_and_z(self, X: Array) -> tuple[Array, Array | None]:
+        Y = self._forward(X)
+        own = type(self)._forward is Convolution._forward  # then the output is affine(X, W, B)
+        return Y, (Y if own else None)
+
     def _backward(self, DY: Array) -> Array:
         xp = backend.get_namespace(DY, self.W)
         x = self.cache.x

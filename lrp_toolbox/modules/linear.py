@@ -88,6 +88,11 @@ class Linear(LinearFamily):
     def _forward(self, X: Array) -> Array:
         return self.affine(X, self.W, self.B)
 
+    def _forward_and_z(self, X: Array) -> tuple[Array, Array | None]:
+        Y = self._forward(X)
+        own = type(self)._forward is Linear._forward  # then the output is affine(X, W, B)
+        return Y, (Y if own else None)
+
     def _backward(self, DY: Array) -> Array:
         X = self.cache.x
         self.grads = {"W": X.T @ DY, "B": DY.sum(axis=0)}

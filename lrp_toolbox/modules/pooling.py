@@ -232,7 +232,23 @@ class _LinearPool(_Windowed, LinearFamily):
         return self.window_size
 
     def _forward(self, X: Array) -> Array:
-        return self._window_sum(X) * X.dtype.type(self._scale())
+        return self._scaled_sums(X)[0]
+
+    def _scaled_sums(self, X: Array) -> tuple[Array, Array]:
+        """``(Y, S)``: the output ``Y = scale * S`` and the raw window sums ``S``."""
+        S = self._window_sum(X)
+        return S * X.dtype.type(self._scale()), S
+
+    def _forward_and_z(self, X: Array) -> tuple[Array, Array | None]:
+        """``Y`` and the pre-activation ``affine(X, lrp_weight)`` (``_z_of``)."""
+        if type(self)._forward is not _LinearPool._forward:  # a subclass's own forward: no z kept
+            return super()._forward_and_z(X)
+        Y, S = self._scaled_sums(X)
+        return Y, self._z_of(S, Y)
+
+    def _z_of(self, S: Array, Y: Array) -> Array:
+        """``affine(X, lrp_weight)`` of the forward's window sums ``S`` and output ``Y`` (same bits)."""
+        raise NotImplementedError
 
     def _backward(self, DY: Array) -> Array:
         return self._spread(DY * DY.dtype.type(self._scale()))
@@ -262,6 +278,9 @@ class SumPool(_LinearPool):
     def _scale(self) -> float:
         return float(self.window_size) ** -0.5
 
+    def _z_of(self, S: Array, Y: Array) -> Array:
+        return S  # lrp_weight 1: z is the raw window sum
+
     @property
     def lrp_weight(self) -> Array:
         return self._scalar(1.0)
@@ -272,6 +291,9 @@ class AvgPool(_LinearPool):
 
     def _scale(self) -> float:
         return 1.0 / self.window_size
+
+    def _z_of(self, S: Array, Y: Array) -> Array:
+        return Y  # S * (1/k), the product affine computes with lrp_weight 1/k
 
     @property
     def lrp_weight(self) -> Array:

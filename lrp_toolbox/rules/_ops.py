@@ -12,7 +12,7 @@ from typing import Any
 
 from .. import backend
 from .._typing import Array
-from ..modules import Convolution, Linear, LinearFamily
+from ..modules import LinearFamily
 
 
 def memo(layer: Any, key: Hashable, compute: Any) -> Any:
@@ -28,20 +28,22 @@ def per_sample(a: Array) -> Array:
 def output_z(layer: LinearFamily, with_bias: bool) -> Array:
     """Pre-activation ``z = affine(x, w, b)`` of the last forward (``b`` omitted unless ``with_bias``).
 
-    For ``Linear`` and ``Convolution`` with bias this is the stored output ``cache.y`` (their forward
-    *is* ``affine(x, W, B)``); otherwise it is recomputed once and memoised.
+    The forward's own ``cache.z`` where it is that value (the output of Linear, Convolution and
+    AvgPool, SumPool's raw window sums; Linear and Convolution only with the bias, pools have none);
+    otherwise recomputed once and memoised. Either way the caller must not write into it (``held``).
     """
-    if with_bias and _forward_is_affine(layer):
-        return layer.cache.y
+    z = layer.cache.z
+    if z is not None and (with_bias or layer.lrp_bias is None):
+        return z
     b = layer.lrp_bias if with_bias else None
     return memo(layer, ("z", with_bias), lambda: layer.affine(layer.cache.x, layer.lrp_weight, b))
 
 
-def _forward_is_affine(layer: Any) -> bool:
-    for cls in (Linear, Convolution):
-        if isinstance(layer, cls) and type(layer)._forward is cls._forward:
-            return True
-    return False
+def held(layer: Any, a: Array) -> bool:
+    """Whether ``a`` is an array of the layer's forward cache (``y`` or ``z``), which no rule may
+    overwrite, not even after a plain forward (``transient``)."""
+    cache = layer.cache
+    return a is cache.y or a is cache.z
 
 
 def is_nonnegative(layer: Any) -> bool:

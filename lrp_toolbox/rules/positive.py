@@ -15,8 +15,10 @@ from .._typing import Array
 from ..errors import RuleError
 from ._banded import banded_pass, ratio_into
 from ._ops import (
+    held,
     input_parts,
     memo,
+    output_z,
     per_sample,
     split_affine,
     split_affine_t,
@@ -55,8 +57,9 @@ def _part_sums(
     xpos, xneg = input_parts(layer)
     wpos, wneg = weight_parts(layer, need_neg=need_neg or xneg is not None)
     if wpos.ndim == 0:  # a pool (no bias; w >= 0): c+ = x+ w and c- = x- w
-        zn = layer.affine(xneg, wpos) if need_neg and xneg is not None else None
-        return layer.affine(xpos, wpos), zn
+        if xneg is None:  # x+ = x: z+ is the forward's own pre-activation
+            return output_z(layer, False), None
+        return layer.affine(xpos, wpos), (layer.affine(xneg, wpos) if need_neg else None)
     if not need_neg:
         return split_affine(layer, xpos, xneg, wpos, wneg, b_pos), None
     # outputs [z+, z-] stacked: x+ meets [w+, w-], x- meets [w-, w+]
@@ -134,22 +137,25 @@ def propagate_split(
             if not used:
                 book.add("created", -coef * per_sample(R))
 
+    def spare(a: Array) -> bool:  # a temporary of this call, not an array of the forward cache
+        return in_place and not held(layer, a)
+
     def denominators() -> tuple[Any, Any]:
-        dp = _part_den(zp, bp, folded, eps, form, +1, in_place) if use_p else None
-        dn = _part_den(zn, bn, folded, eps, form, -1, in_place) if use_n else None
+        dp = _part_den(zp, bp, folded, eps, form, +1, spare(zp)) if use_p else None
+        dn = _part_den(zn, bn, folded, eps, form, -1, spare(zn)) if use_n else None
         return dp, dn
 
     dp, dn = memo(layer, ("den", rule.cache_key), denominators)
     s_pos = s_neg = None
     if use_p:
         raw, den, mask = dp
-        s_pos, dropped = ratio(R, den, mask, out=den if in_place and den.shape == R.shape else None)
+        s_pos, dropped = ratio(R, den, mask, out=den if spare(den) and den.shape == R.shape else None)
         book_part(book, alpha, R, s_pos, den, raw, bp, dropped)
         if alpha != 1:
             s_pos *= R.dtype.type(alpha)
     if use_n:
         raw, den, mask = dn
-        s_neg, dropped = ratio(R, den, mask, out=den if in_place and den.shape == R.shape else None)
+        s_neg, dropped = ratio(R, den, mask, out=den if spare(den) and den.shape == R.shape else None)
         book_part(book, -beta, R, s_neg, den, raw, bn, dropped)
         s_neg *= R.dtype.type(-beta)
     return _split_transpose(layer, s_pos, s_neg)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .._typing import Array
 from ..errors import RuleError
-from ._ops import memo, output_z, transient
+from ._ops import held, memo, output_z, transient
 from .base import Rule, book_part
 from .stabilizer import check_stabilizer, ratio, stabilize_and_mask
 
@@ -27,16 +27,16 @@ def propagate_z(rule: Any, layer: Any, R: Array, eps: float, book: Book | None) 
     """``R_i = x_i sum_j w_ij R_j / stab(z_j)`` with ``z_j = sum_i x_i w_ij (+ b_j)``."""
     with_bias = rule.bias == "full" and layer.lrp_bias is not None
     z = output_z(layer, with_bias)
-    # after a plain forward and without a ledger, a z recomputed here (not the stored output) and its
-    # denominator die with this call: the denominator and the ratio reuse their buffers
+    # after a plain forward and without a ledger, a z recomputed here (not one the forward cache
+    # holds) and its denominator die with this call: the denominator and the ratio reuse their buffers
     in_place = transient(layer, book)
-    spare = in_place and z is not layer.cache.y
+    spare = in_place and not held(layer, z)
     den, mask = memo(
         layer,
         ("den", rule.cache_key),
         lambda: stabilize_and_mask(z, eps, rule.stabilizer_form, out=z if spare else None),
     )
-    writable = in_place and den is not layer.cache.y and den.shape == R.shape
+    writable = in_place and not held(layer, den) and den.shape == R.shape
     s, dropped = ratio(R, den, mask, out=den if writable else None)
     R_in = layer.input_times_affine_t(layer.cache.x, s, layer.lrp_weight)
     book_part(book, 1.0, R, s, den, z, layer.lrp_bias if with_bias else None, dropped)
