@@ -123,11 +123,13 @@ def peak_memory(name: str) -> Iterator[dict[str, int]]:
 
 def stored_bytes(model: Any, X: Any) -> tuple[int, int]:
     """``(activation bytes, parameter bytes)`` held after a forward: the input, every layer output
-    (each distinct array once) and every parameter array."""
+    and pre-activation the forward keeps (``cache.z``: SumPool's window sums; each distinct array
+    once) and every parameter array."""
     seen: dict[int, int] = {id(X): X.nbytes}
     for layer in model.modules:
-        y = layer.cache.y
-        seen.setdefault(id(y), y.nbytes)
+        for kept in (layer.cache.y, layer.cache.z):
+            if kept is not None:
+                seen.setdefault(id(kept), kept.nbytes)
     params = sum(p.nbytes for layer in model.modules for p in layer.params.values())
     return sum(seen.values()), params
 
