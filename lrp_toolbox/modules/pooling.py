@@ -247,7 +247,10 @@ class _LinearPool(_Windowed, LinearFamily):
         return Y, self._z_of(S, Y)
 
     def _z_of(self, S: Array, Y: Array) -> Array:
-        """``affine(X, lrp_weight)`` of the forward's window sums ``S`` and output ``Y`` (same bits)."""
+        """``affine(X, lrp_weight)`` of the forward's window sums ``S`` and output ``Y`` (same bits).
+
+        A subclass that changes ``_scale`` or ``lrp_weight`` must override it as well.
+        """
         raise NotImplementedError
 
     def _backward(self, DY: Array) -> Array:
